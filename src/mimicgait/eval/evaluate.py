@@ -1,0 +1,292 @@
+"""Run a protocol: embed gallery and probes (optionally occluded), rank, and build the report dict.
+
+`evaluate` takes any `embed_fn` and any store with the `SequenceStore` surface (`keys`, `lengths`,
+`frames(i)`), so it runs the same for a trained checkpoint, a stand-in model in tests, or a
+training-free baseline. Occlusion is drawn per sequence by a pure function of (seed, key, role), so
+a report is reproducible from its settings; with `gallery_occlusion="none"` gallery sequences are
+embedded exactly as stored (an enrolled holistic gallery).
+
+Averaging for cross-view protocols (CASIA-B, OU-MVLP), as OpenGait does: Rank-k is computed for
+every (probe view, gallery view) pair; for each probe view the pairs with a different gallery view
+are averaged, then the probe views are averaged. Cells with no probes or no gallery are NaN and
+left out of the means. Probes with no gallery match count as failures there and in GREW; Gait3D
+leaves them out (`Protocol.skip_unmatched`).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+from typing import Protocol as TypingProtocol
+
+import numpy as np
+import torch
+
+from mimicgait.eval.distances import METRICS, probe_stats
+from mimicgait.eval.extract import EmbedFn, extract_embeddings
+from mimicgait.eval.metrics import ProbeStats, cmc, summarise
+from mimicgait.eval.protocols import Protocol
+from mimicgait.eval.verification import pair_distances, roc_curve, verification_metrics
+
+log = logging.getLogger(__name__)
+
+#: (frames [T, H, W] uint8, key (subject, condition, view), role 'probe'|'gallery') -> (frames, kind, amount)
+Occluder = Callable[[np.ndarray, tuple[str, str, str], str], tuple[np.ndarray, str, float]]
+
+GALLERY_OCCLUSION = ("same", "none")
+CMC_RANKS = 20
+
+
+class StoreLike(TypingProtocol):
+    """The part of `mimicgait.data.store.SequenceStore` evaluation uses."""
+
+    keys: Sequence[tuple[str, str, str]]
+    lengths: np.ndarray
+
+    def frames(self, i: int) -> np.ndarray: ...
+
+
+def parse_kinds(text: str | Sequence[str] | None) -> tuple[str, ...]:
+    """`top,bottom` -> ('top', 'bottom'); None, '' or 'none' -> () (no occlusion)."""
+    if text is None:
+        return ()
+    items = text.split(",") if isinstance(text, str) else list(text)
+    kinds = tuple(k.strip() for k in items if k.strip())
+    return () if kinds in ((), ("none",)) else kinds
+
+
+def default_occluder(kinds: Sequence[str], seed: int) -> Occluder:
+    """The library's evaluation occlusion (`mimicgait.data.occlusion.eval_occlusion`) for these kinds."""
+    from mimicgait.data.occlusion import eval_occlusion
+
+    kinds = list(kinds)
+
+    def occlude(frames: np.ndarray, key: tuple[str, str, str], role: str) -> tuple[np.ndarray, str, float]:
+        return eval_occlusion(frames, kinds, seed, key, role)
+
+    return occlude
+
+
+def check_input_size(
+    model_size: Sequence[int] | None, frame_size: Sequence[int], checkpoint: str = ""
+) -> None:
+    """Refuse data whose frames differ from the size the model was trained on."""
+    if model_size is None:
+        return
+    if tuple(int(x) for x in model_size) != tuple(int(x) for x in frame_size):
+        where = f"checkpoint {checkpoint} was" if checkpoint else "the model was"
+        raise ValueError(
+            f"{where} trained on {tuple(model_size)} frames but the data has {tuple(frame_size)} frames; "
+            "evaluate on data pretreated to the same size (or resize it with the data tools)"
+        )
+
+
+class _Embedder:
+    """Embeds store sequences for one role, applying the occluder and recording what it drew."""
+
+    def __init__(self, embed_fn: EmbedFn, store: StoreLike, occluder: Occluder | None, batch_size: int,
+                 max_frames: int | None, progress: bool):
+        self.embed_fn, self.store, self.occluder = embed_fn, store, occluder
+        self.batch_size, self.max_frames, self.progress = batch_size, max_frames, progress
+
+    def __call__(self, indices: np.ndarray, role: str, occlude: bool) -> tuple[torch.Tensor, np.ndarray]:
+        keys = self.store.keys
+        kinds = np.full(len(indices), "none", dtype=object)
+
+        def load(pos: int) -> np.ndarray:
+            return self.store.frames(int(indices[pos]))
+
+        transform = None
+        if occlude and self.occluder is not None:
+            def transform(frames: np.ndarray, pos: int) -> np.ndarray:
+                out, kind, _amount = self.occluder(frames, tuple(keys[int(indices[pos])]), role)
+                kinds[pos] = kind
+                return out
+
+        lengths = np.asarray(self.store.lengths)[indices]
+        feats = extract_embeddings(self.embed_fn, load, lengths, self.batch_size, transform,
+                                   self.max_frames, self.progress)
+        return feats, kinds.astype(str)
+
+
+def _cross_view_tables(
+    stats: dict[tuple[str, str], ProbeStats], views: list[str], ranks: Sequence[int]
+) -> dict[str, Any]:
+    """Per view pair Rank-k tables and the OpenGait means (identical views excluded)."""
+    out: dict[str, Any] = {"views": views}
+    for k in ranks:
+        table = np.full((len(views), len(views)), np.nan)
+        for (pv, gv), s in stats.items():
+            if len(s):
+                table[views.index(pv), views.index(gv)] = summarise(s, (k,))[f"rank{k}"]
+        off = table.copy()
+        np.fill_diagonal(off, np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # empty rows are expected: NaN
+            per_view = np.nanmean(off, axis=1) if len(views) > 1 else np.full(len(views), np.nan)
+            mean = float(np.nanmean(per_view)) if np.isfinite(per_view).any() else float("nan")
+        out[f"rank{k}"] = _nan_to_none(table.tolist())
+        out[f"rank{k}_per_probe_view"] = dict(zip(views, _nan_to_none(per_view.tolist()), strict=True))
+        out[f"rank{k}_mean"] = None if np.isnan(mean) else mean
+    return out
+
+
+def _cross_view_cmc(stats: dict[tuple[str, str], ProbeStats], views: list[str]) -> list[float]:
+    """CMC averaged like Rank-1: over gallery views other than the probe's, then over probe views."""
+    per_view = []
+    for pv in views:
+        curves = [cmc(s, CMC_RANKS) for (p, g), s in stats.items() if p == pv and g != pv and len(s)]
+        if curves:
+            per_view.append(np.mean(curves, axis=0))
+    return np.mean(per_view, axis=0).tolist() if per_view else []
+
+
+def _nan_to_none(x):
+    """JSON has no NaN: nested lists/dicts of floats with NaN replaced by None."""
+    if isinstance(x, list):
+        return [_nan_to_none(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _nan_to_none(v) for k, v in x.items()}
+    if isinstance(x, float) and np.isnan(x):
+        return None
+    return x
+
+
+def evaluate(
+    embed_fn: EmbedFn,
+    store: StoreLike,
+    protocol: Protocol,
+    occlusion: str | Sequence[str] | None = None,
+    gallery_occlusion: str = "same",
+    seed: int = 0,
+    metric: str = "euc",
+    batch_size: int = 8,
+    max_frames: int | None = None,
+    occluder: Occluder | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Evaluate `embed_fn` on `store` under `protocol`; return the report dict (see `report.py`).
+
+    `occlusion` is a list of kinds (or 'top,bottom'; None/'none' for holistic data); `occluder`
+    overrides the library's occlusion function (tests, custom occlusions). Raises `ValueError` when
+    the protocol's gallery or every probe group is empty on this data.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    if gallery_occlusion not in GALLERY_OCCLUSION:
+        raise ValueError(f"--gallery-occlusion must be one of {', '.join(GALLERY_OCCLUSION)}")
+    kinds = parse_kinds(occlusion)
+    if kinds and occluder is None:
+        occluder = default_occluder(kinds, seed)
+    if not kinds:
+        occluder = None
+
+    keys = list(store.keys)
+    subjects = np.array([k[0] for k in keys], dtype=str)
+    views_all = np.array([k[2] for k in keys], dtype=str)
+    gallery_idx = np.flatnonzero(protocol.gallery.mask(keys))
+    groups = {name: np.flatnonzero(sel.mask(keys)) for name, sel in protocol.probes.items()}
+    notes: list[str] = []
+    if len(gallery_idx) == 0:
+        raise ValueError(
+            f"protocol {protocol.name}: the gallery ({protocol.gallery.describe()}) is empty on this data; "
+            "check --data / --partition or choose the protocol that matches the dataset"
+        )
+    if not any(len(g) for g in groups.values()):
+        names = "; ".join(f"{n}: {protocol.probes[n].describe()}" for n in groups)
+        raise ValueError(
+            f"protocol {protocol.name}: every probe set ({names}) is empty on this data; "
+            "check --data / --partition or choose the protocol that matches the dataset"
+        )
+    for name, idx in groups.items():
+        if len(idx) == 0:
+            notes.append(f"probe set {name} ({protocol.probes[name].describe()}) is empty on this data")
+
+    embed = _Embedder(embed_fn, store, occluder, batch_size, max_frames, progress)
+    probe_idx = np.unique(np.concatenate([g for g in groups.values() if len(g)]))
+    gallery_feats, gallery_kinds = embed(gallery_idx, "gallery", gallery_occlusion == "same")
+    probe_feats, probe_kinds = embed(probe_idx, "probe", True)
+
+    _, label_ids = np.unique(subjects, return_inverse=True)
+    labels = torch.from_numpy(label_ids.astype(np.int64))
+    gallery_labels = labels[gallery_idx]
+    position = {int(i): p for p, i in enumerate(probe_idx)}
+
+    metrics: dict[str, float] = {}
+    tables: dict[str, Any] = {}
+    per_kind: dict[str, dict[str, float]] = {}
+    curves: dict[str, Any] = {"cmc": {}}
+    counts: dict[str, Any] = {"gallery": int(len(gallery_idx)), "probes": {}, "unmatched_probes": {}}
+    single = len(groups) == 1
+
+    for name, idx in groups.items():
+        counts["probes"][name] = int(len(idx))
+        if len(idx) == 0:
+            continue
+        pos = np.array([position[int(i)] for i in idx])
+        feats, plabels, pkinds = probe_feats[pos], labels[idx], probe_kinds[pos]
+        suffix = "" if single else f".{name}"
+        if protocol.cross_view:
+            views = sorted(set(views_all[idx]) | set(views_all[gallery_idx]))
+            stats: dict[tuple[str, str], ProbeStats] = {}
+            kind_of: dict[tuple[str, str], np.ndarray] = {}
+            unmatched = 0
+            for pv in views:
+                pm = views_all[idx] == pv
+                for gv in views:
+                    gm = views_all[gallery_idx] == gv
+                    s = probe_stats(feats[pm], plabels[pm], gallery_feats[gm], gallery_labels[gm], metric)
+                    stats[(pv, gv)], kind_of[(pv, gv)] = s, pkinds[pm]
+                    if pv != gv:
+                        unmatched += int((~s.matched).sum())
+            table = _cross_view_tables(stats, views, protocol.ranks)
+            tables[name] = table
+            for k in protocol.ranks:
+                metrics[f"rank{k}{suffix}"] = table[f"rank{k}_mean"]
+            curves["cmc"][name] = _cross_view_cmc(stats, views)
+            for kind in sorted(set(pkinds)):
+                sub = {pair: s.subset(kind_of[pair] == kind) for pair, s in stats.items()}
+                per_kind.setdefault(kind, {})[f"rank1{suffix}"] = _cross_view_tables(sub, views, (1,))[
+                    "rank1_mean"
+                ]
+            counts["unmatched_probes"][name] = unmatched
+        else:
+            s = probe_stats(feats, plabels, gallery_feats, gallery_labels, metric)
+            for key, value in summarise(s, protocol.ranks, protocol.skip_unmatched).items():
+                metrics[f"{key}{suffix}"] = value
+            curves["cmc"][name] = cmc(s, CMC_RANKS, protocol.skip_unmatched)
+            for kind in sorted(set(pkinds)):
+                sub = summarise(s.subset(pkinds == kind), (1,), protocol.skip_unmatched)
+                per_kind.setdefault(kind, {})[f"rank1{suffix}"] = sub["rank1"]
+            counts["unmatched_probes"][name] = int((~s.matched).sum())
+            if protocol.verification:
+                gen, imp = pair_distances(feats, plabels, gallery_feats, gallery_labels, metric)
+                for key, value in verification_metrics(gen, imp, protocol.fars).items():
+                    metrics[f"{key}{suffix}"] = value
+                curves.setdefault("roc", {})[name] = roc_curve(gen, imp)
+        if counts["unmatched_probes"][name]:
+            rule = "skipped" if protocol.skip_unmatched and not protocol.cross_view else "counted as failures"
+            notes.append(
+                f"probe set {name}: {counts['unmatched_probes'][name]} probe ranking(s) found no gallery "
+                f"sequence of the probe's subject ({rule})"
+            )
+
+    counts["probe_kinds"] = dict(Counter(probe_kinds.tolist()))
+    counts["gallery_kinds"] = dict(Counter(gallery_kinds.tolist()))
+    for w in notes:
+        log.warning("%s", w)
+    return _nan_to_none({
+        "protocol": protocol.name,
+        "metric": metric,
+        "occlusion": {"kinds": list(kinds), "gallery": gallery_occlusion if kinds else "none", "seed": seed},
+        "seed": seed,
+        "metrics": metrics,
+        "tables": tables,
+        "per_kind": per_kind,
+        "curves": curves,
+        "counts": counts,
+        "warnings": notes,
+    })
