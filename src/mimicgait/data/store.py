@@ -132,8 +132,8 @@ class SequenceStore:
             if shape is None:
                 shape = this
             elif this != shape:
-                reason = f"frame size {this[0]}x{this[2]} differs from the first sequence's " \
-                         f"{shape[0]}x{shape[2]}"
+                reason = (f"frame size {this[0]}x{this[2]} differs from the first sequence's "
+                          f"{shape[0]}x{shape[2]}")
                 if strict:
                     raise DataError(f"{origin}: sequence {'/'.join(key)}: {reason}; re-run the pretreatment "
                                     "so every sequence has one frame size")
