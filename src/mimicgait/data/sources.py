@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]  # (subject, condition, view)
 FORMATS = ("npz", "pkl", "png")
+WIDTH_ENTRY = "__width__"  # optional npz entry: the unpacked frame width when not 8 x packed bytes
 
 
 class SequenceSource(ABC):
@@ -145,6 +146,8 @@ class PackedNpzSource(SequenceSource):
                 continue
             for name in names:
                 entry = name[:-4] if name.endswith(".npy") else name
+                if entry == WIDTH_ENTRY:
+                    continue
                 parts = entry.split("/")
                 if len(parts) != 2 or not all(parts):
                     self._problem(DataError(f"{path}: entry {name!r} is not named <type>/<view>"))
@@ -177,7 +180,23 @@ class PackedNpzSource(SequenceSource):
             raise DataError(
                 f"{where}: expected bit-packed uint8 frames (T, H, W/8), got {packed.dtype} {packed.shape}"
             )
-        return packed, packed.shape[-1] * 8
+        width = self._width(subject, packed.shape[-1])
+        return packed, width
+
+    def _width(self, subject: str, packed_bytes: int) -> int:
+        """The unpacked width: the archive's `__width__` entry, else 8 pixels per packed byte."""
+        archive = self._archive(subject)
+        path = self.root / f"{subject}.npz"
+        if WIDTH_ENTRY not in archive.files:
+            return packed_bytes * 8
+        try:
+            width = int(np.asarray(archive[WIDTH_ENTRY]).reshape(-1)[0])
+        except Exception as err:
+            raise DataError(f"{path}: unreadable {WIDTH_ENTRY} entry ({err})") from err
+        if not 8 * packed_bytes - 7 <= width <= 8 * packed_bytes:
+            raise DataError(f"{path}: {WIDTH_ENTRY}={width} does not fit "
+                            f"{packed_bytes} packed bytes per row")
+        return width
 
     def read(self, key: Key) -> SequenceRecord:
         packed, width = self.read_packed(key)
