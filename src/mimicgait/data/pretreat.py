@@ -36,7 +36,9 @@ def pretreat_frame(image: np.ndarray, height: int = 64, width: int = 64) -> np.n
     mass = resized.sum(axis=0, dtype=np.int64).cumsum()  # [scaled_width]
     if mass[-1] == 0:  # the resize can erase a few faint pixels
         return None
-    centre = int(np.searchsorted(mass, mass[-1] / 2))  # first column reaching half the mass
+    # First column whose cumulative mass exceeds half (OpenGait's rule): a symmetric person of even
+    # width then lands exactly in the middle of the output.
+    centre = int(np.searchsorted(mass, mass[-1] / 2, side="right"))
     out = np.zeros((height, width), dtype=np.uint8)
     left = centre - width // 2  # in resized coordinates
     src_lo, src_hi = max(left, 0), min(left + width, scaled_width)
