@@ -1,0 +1,146 @@
+"""`mimicgait eval`: score a trained checkpoint under a protocol, optionally on occluded data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `eval` sub-command."""
+    from mimicgait.eval.protocols import PROTOCOLS
+
+    p = subparsers.add_parser(
+        "eval",
+        help="evaluate a checkpoint (teacher, baseline or mimic) under a recognition protocol",
+        description="Embed the test sequences with a trained model, rank the gallery for every probe and "
+        "report Rank-k (and mAP/mINP or TAR@FAR where the protocol defines them). With --occlusion, probes "
+        "(and, by default, gallery sequences) are occluded per sequence, reproducibly from --seed.",
+    )
+    p.add_argument("--checkpoint", required=True, help="checkpoint file or stage run directory")
+    p.add_argument("--data", required=True, help="data directory (npz archives, pkl tree or PNG tree)")
+    p.add_argument("--partition", help="partition JSON (default: partition.json next to the data, if any)")
+    p.add_argument("--split", default="test", choices=("test", "train", "all"),
+                   help="partition split to evaluate on (default test; 'all' ignores the partition)")
+    p.add_argument("--subjects", help="explicit subjects instead of a split, e.g. 063-074 or 001,005")
+    p.add_argument("--protocol", required=True, choices=PROTOCOLS)
+    p.add_argument("--probe-types", help="rank/verification: probe condition prefixes, e.g. nm-05,nm-06")
+    p.add_argument("--gallery-types", help="rank/verification: gallery condition prefixes, e.g. nm-01,nm-02")
+    p.add_argument("--list", dest="list_file",
+                   help='rank/verification: JSON file {"probe": [keys], "gallery": [keys]}')
+    p.add_argument("--occlusion", default="none", help="comma list of occlusion kinds, or none (default)")
+    p.add_argument("--gallery-occlusion", default="same", choices=("same", "none"),
+                   help="same: gallery occluded too, independently (the paper); none: holistic gallery")
+    p.add_argument("--seed", type=int, default=0, help="occlusion seed (default 0)")
+    p.add_argument("--metric", default="euc", choices=("euc", "cos"), help="part-wise distance (default euc)")
+    p.add_argument("--inference", choices=("guided", "student"),
+                   help="mimic checkpoints: VEN-guided network (paper) or bare student (public code)")
+    p.add_argument("--batch-size", type=int, default=8, help="sequences per forward pass (default 8)")
+    p.add_argument("--max-frames", type=int, help="cap on padded frames per forward pass")
+    p.add_argument("--json", dest="json_out", help="write the report to this JSON file")
+    p.add_argument("--plots", help="write figures (CMC, per-view, per-kind, ROC) to this directory")
+    p.add_argument("--label", help="column label for `mimicgait compare` (default: the JSON file name)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=run)
+
+
+def parse_subjects(text: str) -> list[str]:
+    """'063-074' -> ['063', ..., '074'] (zero padding kept); '001,005' -> ['001', '005']; mixes allowed."""
+    out: list[str] = []
+    for item in (t.strip() for t in text.split(",")):
+        if not item:
+            continue
+        lo, sep, hi = item.partition("-")
+        if sep and lo.isdigit() and hi.isdigit():
+            if int(hi) < int(lo):
+                raise ValueError(f"--subjects range {item} is empty; write LOW-HIGH")
+            out += [str(i).zfill(len(lo)) for i in range(int(lo), int(hi) + 1)]
+        else:
+            out.append(item)
+    if not out:
+        raise ValueError("--subjects is empty; give ids such as 063-074 or 001,005")
+    return out
+
+
+def read_probe_set(partition: Path | None) -> list[str]:
+    """Gait3D's PROBE_SET list from the partition file (sequence keys as in `protocols.key_forms`)."""
+    if partition is None:
+        raise ValueError("the gait3d protocol needs --partition FILE with a PROBE_SET list")
+    data = json.loads(Path(partition).read_text())
+    probe_set = data.get("PROBE_SET") if isinstance(data, dict) else None
+    if not isinstance(probe_set, list) or not probe_set:
+        raise ValueError(f"partition {partition} has no PROBE_SET list; the gait3d protocol needs one")
+    return [str(x) for x in probe_set]
+
+
+def load_model(checkpoint: str, inference: str | None) -> tuple[Any, dict[str, Any]]:
+    """(model with `embed(sils, lengths)`, meta) from a checkpoint file or run directory."""
+    from mimicgait.engine.checkpoint import load_for_inference
+
+    return load_for_inference(checkpoint, inference=inference, device="cpu")
+
+
+def load_store(args: argparse.Namespace):
+    """The store of the sequences to evaluate on, chosen by --subjects or --split of the partition."""
+    from mimicgait.data.partition import split_subjects
+    from mimicgait.data.sources import open_source
+    from mimicgait.data.store import SequenceStore
+
+    source = open_source(args.data, partition=args.partition)
+    subjects = None
+    if args.subjects:
+        subjects = parse_subjects(args.subjects)
+    elif args.split != "all" and source.partition is not None:
+        subjects = split_subjects(source.partition, args.split, source.subjects())
+    return SequenceStore.from_source(source, subjects=subjects, packed=True, min_frames=1), source
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate, print the Markdown summary, write JSON and figures as asked; returns the exit code."""
+    from mimicgait.eval.evaluate import check_input_size, evaluate
+    from mimicgait.eval.protocols import build_protocol
+    from mimicgait.eval.report import format_report, write_report
+
+    if args.batch_size < 1:
+        raise ValueError("--batch-size must be at least 1")
+    store, source = load_store(args)
+    partition_path = Path(args.partition) if args.partition else source.partition_path
+    probe_set = read_probe_set(partition_path) if args.protocol == "gait3d" else None
+    protocol = build_protocol(args.protocol, args.probe_types, args.gallery_types, args.list_file, probe_set)
+    model, meta = load_model(args.checkpoint, args.inference)
+    check_input_size(meta.get("input_size"), store.frame_size, args.checkpoint)
+    log.info("evaluating %s on %d sequences of %d subjects (%s)", args.checkpoint, len(store),
+             len(set(store.subjects.tolist())), args.protocol)
+    report = evaluate(
+        model.embed, store, protocol, occlusion=args.occlusion, gallery_occlusion=args.gallery_occlusion,
+        seed=args.seed, metric=args.metric, batch_size=args.batch_size, max_frames=args.max_frames,
+        progress=not args.no_progress,
+    )
+    report = {
+        "label": args.label,
+        "checkpoint": str(args.checkpoint),
+        "data": str(args.data),
+        "subjects": sorted(set(store.subjects.tolist())),
+        "meta": {
+            "stage": meta.get("stage"),
+            "backbone": meta.get("backbone"),
+            "inference": meta.get("inference", args.inference),
+            "input_size": list(store.frame_size),
+        },
+        **report,
+    }
+    print(format_report(report))
+    if args.json_out:
+        log.info("report written to %s", write_report(report, args.json_out))
+    if args.plots:
+        from mimicgait.eval.plots import plot_all
+        from mimicgait.eval.report import report_label
+
+        written = plot_all([(report_label(report, args.json_out), report)], args.plots)
+        log.info("wrote %d figure(s) to %s", len(written), args.plots)
+    return 0

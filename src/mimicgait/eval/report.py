@@ -1,0 +1,96 @@
+"""Evaluation reports: one JSON file per run, readable by `compare` and by people.
+
+A report is a plain dict (see `evaluate.evaluate`) with, at least, `protocol` and `metrics` (flat
+keys such as `rank1.NM` or `rank1`, values in percent). The eval command adds `checkpoint`, `data`,
+`meta` (stage, backbone, inference mode, input size) and an optional `label` used as the column
+name by `compare`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+REQUIRED = ("protocol", "metrics")
+
+
+def write_report(report: dict[str, Any], path: str | Path) -> Path:
+    """Write the report as indented JSON, atomically (a partial file never replaces a good one)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(report, indent=2, sort_keys=False, allow_nan=False) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def load_report(path: str | Path) -> dict[str, Any]:
+    """Read and shape-check a report; errors name the file and the fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"report {path} not found; write one with `mimicgait eval ... --json {path}`")
+    try:
+        report = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"report {path} is not valid JSON: {err}") from err
+    if not isinstance(report, dict) or any(k not in report for k in REQUIRED):
+        raise ValueError(
+            f"report {path} lacks {' and '.join(REQUIRED)}; is it a `mimicgait eval --json` file?"
+        )
+    if not isinstance(report["metrics"], dict):
+        raise ValueError(f"report {path}: 'metrics' must be an object of flat metric keys")
+    return report
+
+
+def report_label(report: dict[str, Any], path: str | Path | None = None) -> str:
+    """Column label: the report's `label` field, else the file name without extension."""
+    label = report.get("label")
+    if label:
+        return str(label)
+    return Path(path).stem if path is not None else str(report.get("protocol", "report"))
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+    """A metric value for a table: fixed decimals, '-' for missing or NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A GitHub-flavoured Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """Human-readable Markdown: settings, the flat metrics, per-kind Rank-1 and per-view tables."""
+    occ = report.get("occlusion", {})
+    kinds = ",".join(occ.get("kinds") or []) or "none"
+    parts = [
+        f"## {report.get('label') or report['protocol']}",
+        f"protocol {report['protocol']}, metric {report.get('metric', '?')}, occlusion {kinds} "
+        f"(gallery {occ.get('gallery', 'none')}, seed {occ.get('seed', report.get('seed'))})",
+        "",
+        markdown_table(["metric", "value"], [[k, fmt(v)] for k, v in report["metrics"].items()]),
+    ]
+    per_kind = report.get("per_kind") or {}
+    if len(per_kind) > 1 or (per_kind and "none" not in per_kind):
+        keys = sorted({k for v in per_kind.values() for k in v})
+        rows = [[kind] + [fmt(per_kind[kind].get(k)) for k in keys] for kind in sorted(per_kind)]
+        parts += ["", "Rank-1 by probe occlusion kind", "", markdown_table(["kind"] + keys, rows)]
+    for group, table in (report.get("tables") or {}).items():
+        views = table["views"]
+        rows = [[pv] + [fmt(v, 1) for v in row] + [fmt(table["rank1_per_probe_view"].get(pv), 1)]
+                for pv, row in zip(views, table["rank1"], strict=True)]
+        parts += ["", f"{group}: Rank-1 per probe view (rows) x gallery view (columns); mean excludes "
+                  "identical views", "", markdown_table(["probe \\ gallery"] + views + ["mean"], rows)]
+    for w in report.get("warnings") or []:
+        parts.append(f"\nwarning: {w}")
+    return "\n".join(parts)
