@@ -120,8 +120,8 @@ class IdentityBatchSampler:
 
     def __iter__(self) -> Iterator[list[SampleIndex]]:
         while True:
-            yield self.batch(self._batches)
-            self._batches += 1
+            self._batches += 1  # counted before yielding: the state names the next batch to produce
+            yield self.batch(self._batches - 1)
 
     def state_dict(self) -> dict[str, int]:
         """{'batches': batches produced so far, 'seed'}.
