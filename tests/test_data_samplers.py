@@ -66,6 +66,16 @@ def test_ranks_split_the_global_batch_by_subject():
         IdentityBatchSampler(LABELS, 8, 2)
 
 
+def test_rank_and_world_size_come_from_torch_distributed(monkeypatch):
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.distributed, "get_rank", lambda: 1)
+    monkeypatch.setattr(torch.distributed, "get_world_size", lambda: 2)
+    sampler = IdentityBatchSampler(LABELS, 4, 2, seed=3)
+    assert (sampler.rank, sampler.world_size) == (1, 2)
+    assert [int(i) for i in sampler.batch(0)] == [int(i) for i in IdentityBatchSampler(LABELS, 4, 2, seed=3,
+                                                                                        rank=0).batch(0)][4:]
+
+
 def test_sample_index_is_an_int_that_survives_pickling():
     index = SampleIndex(5, batch=3, position=2)
     copy = pickle.loads(pickle.dumps(index))
@@ -116,6 +126,13 @@ def test_training_data_does_not_depend_on_worker_count():
         for row, i in enumerate(a["indices"].tolist()):  # every sample is real frames of its sequence
             frames = torch.from_numpy(store.frames(i))
             assert all(any(torch.equal(f, g) for g in frames) for f in a["sils"][row])
+
+
+def test_training_dataset_warns_about_short_sequences(caplog):
+    store = _store()
+    with caplog.at_level(logging.WARNING):
+        TrainingDataset(store, FrameSampler("fixed", frames=10))
+    assert "9 sequence(s) have fewer than 10 frames" in caplog.text and "min_frames=10" in caplog.text
 
 
 def test_eval_dataset_and_collate_pad_whole_sequences():

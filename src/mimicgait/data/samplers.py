@@ -199,6 +199,13 @@ class TrainingDataset(Dataset):
     """
 
     def __init__(self, store: SequenceStore, frame_sampler: FrameSampler, seed: int = 0) -> None:
+        if len(store) and store.lengths.min() < 1:
+            raise ValueError("the store holds sequences with 0 frames; load it with min_frames >= 1")
+        needed = {"fixed": frame_sampler.frames, "range": frame_sampler.min_frames}.get(frame_sampler.mode, 1)
+        short = int((store.lengths < needed).sum())
+        if short:
+            log.warning("%d sequence(s) have fewer than %d frames; their frames will be repeated "
+                        "(load the store with min_frames=%d to drop them)", short, needed, needed)
         self.store = store
         self.frame_sampler = frame_sampler
         self.seed = seed

@@ -83,7 +83,7 @@ class SequenceSource(ABC):
             self._keys = sorted(self._scan())
         if subjects is None:
             return list(self._keys)
-        wanted = set(subjects)
+        wanted = {subjects} if isinstance(subjects, str) else set(subjects)
         absent = sorted(wanted - set(self.subjects()))
         if absent:
             raise ValueError(f"{self.root}: no sequences for subject(s) {', '.join(absent[:10])}")

@@ -171,12 +171,13 @@ class SequenceStore:
         if idx.size and (idx.min() < 0 or idx.max() >= self.lengths[i]):
             raise IndexError(f"frame indices {idx.min()}..{idx.max()} outside sequence {i} "
                              f"of {self.lengths[i]} frames")
-        return self._decode(self._buffer[self._offsets[i] + idx])
+        chunk = self._buffer[self._offsets[i] + idx]  # fancy indexing: already a copy
+        return np.unpackbits(chunk, axis=-1, count=self.frame_size[1]) if self.packed else chunk
 
     def _decode(self, chunk: np.ndarray) -> np.ndarray:
         if self.packed:
             return np.unpackbits(chunk, axis=-1, count=self.frame_size[1])
-        return chunk.copy()
+        return chunk.copy()  # never hand out a view that could write into the store
 
     def index(self, subject: str, condition: str, view: str) -> int:
         """Position of one sequence; `KeyError` naming it when absent."""
