@@ -1,0 +1,24 @@
+"""Cross-entropy on the BNNeck's per-part logits (teacher and baseline stages)."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class BNNeckCrossEntropy(nn.Module):
+    """Label-smoothed cross-entropy of logits [n, k, p] against labels [n], averaged over samples and
+    parts. The logit scale (OpenGait's 16) lives in `BNNeckHead`, so this is a plain cross-entropy."""
+
+    def __init__(self, label_smoothing: float = 0.1) -> None:
+        super().__init__()
+        self.label_smoothing = label_smoothing
+
+    def forward(self, logits: Tensor, labels: Tensor) -> Tensor:
+        targets = labels[:, None].expand(-1, logits.shape[-1])  # [n, p]
+        return F.cross_entropy(logits.float(), targets, label_smoothing=self.label_smoothing)
+
+
+def part_accuracy(logits: Tensor, labels: Tensor) -> Tensor:
+    """Fraction of (sample, part) predictions equal to the label, for logging."""
+    return (logits.argmax(1) == labels[:, None]).float().mean()
