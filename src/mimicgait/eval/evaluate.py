@@ -280,6 +280,7 @@ def evaluate(
         log.warning("%s", w)
     return _nan_to_none({
         "protocol": protocol.name,
+        "protocol_definition": protocol.describe(),
         "metric": metric,
         "occlusion": {"kinds": list(kinds), "gallery": gallery_occlusion if kinds else "none", "seed": seed},
         "seed": seed,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +79,16 @@ class Protocol:
     skip_unmatched: bool = False  # Gait3D: probes absent from the gallery are left out
     verification: bool = False  # also TAR at FAR and the ROC
     fars: tuple[float, ...] = (1e-2, 1e-3)
-    notes: dict[str, str] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, object]:
+        """The protocol's definition as plain data, for the report."""
+        return {
+            "gallery": self.gallery.describe(),
+            "probes": {name: sel.describe() for name, sel in self.probes.items()},
+            "ranks": list(self.ranks),
+            "averaging": "per view pair, identical views excluded" if self.cross_view else "all probes",
+            "unmatched_probes": "skipped" if self.skip_unmatched else "counted as failures",
+        }
 
 
 def casia_b() -> Protocol:
