@@ -183,3 +183,18 @@ def test_length_batches_group_similar_lengths():
     capped = [b.tolist() for b in length_batches(lengths, batch_size=3, max_frames=190)]
     assert all(len(b) * max(lengths[i] for i in b) <= 190 or len(b) == 1 for b in capped)
     assert sorted(sum(capped, [])) == list(range(6))
+
+
+def test_gallery_view_absent_is_left_out_not_failed():
+    skip = {(s, f"nm-0{k}", "036") for s in SUBJECTS for k in range(1, 5)}
+    store = make_store(skip)
+    report = evaluate(table_embed(one_hot_table(store, [[0, 1, 2, 3]] * 3)), store, protocols.casia_b())
+    assert report["metrics"]["rank1.NM"] == 100.0
+    assert report["tables"]["NM"]["rank1"][0][2] is None  # JSON-safe NaN
+
+
+def test_overlapping_probe_and_gallery_is_flagged():
+    store = make_store()
+    rank = protocols.build_protocol("rank", probe_types="nm", gallery_types="nm-01")
+    report = evaluate(table_embed(one_hot_table(store, [[0, 1, 2, 3]] * 3)), store, rank)
+    assert any("both probe and gallery" in w for w in report["warnings"])

@@ -205,6 +205,10 @@ def evaluate(
         if len(idx) == 0:
             notes.append(f"probe set {name} ({protocol.probes[name].describe()}) is empty on this data")
 
+    both = sum(len(np.intersect1d(g, gallery_idx)) for g in groups.values())
+    if both:
+        notes.append(f"{both} sequence(s) are both probe and gallery: each of them will find itself")
+
     embed = _Embedder(embed_fn, store, occluder, batch_size, max_frames, progress)
     probe_idx = np.unique(np.concatenate([g for g in groups.values() if len(g)]))
     gallery_feats, gallery_kinds = embed(gallery_idx, "gallery", gallery_occlusion == "same")
@@ -238,6 +242,8 @@ def evaluate(
                 pm = views_all[idx] == pv
                 for gv in views:
                     gm = views_all[gallery_idx] == gv
+                    if not gm.any():
+                        continue  # no gallery at this view: the cell is undefined (NaN), not a failure
                     s = probe_stats(feats[pm], plabels[pm], gallery_feats[gm], gallery_labels[gm], metric)
                     stats[(pv, gv)], kind_of[(pv, gv)] = s, pkinds[pm]
                     if pv != gv:
