@@ -38,9 +38,15 @@ def test_info_reports_counts_and_problems(tmp_path, capsys):
     assert "1 sequence(s) shorter than 10 frames: 001/nm-01/090 (3)" in out
     assert "1 of 8 subject x condition x view sequences are missing: 002/bg-01/090" in out
     assert "TEST_SET: 1 of 2 subjects are absent from the data: 003" in out
+    (tmp_path / "d" / "002" / "nm-01" / "090" / "090.pkl").write_bytes(b"\x80\x04junk")
+    (tmp_path / "d" / "002" / "bg-01" / "000" / "000.pkl").unlink()
+    assert main(["data", "info", "--data", str(tmp_path / "d")]) == 0
+    out = capsys.readouterr().out
+    assert "sequences:  5" in out and "002/nm-01/090/090.pkl: corrupt" in out
+    assert "002/bg-01/000: no .pkl files" in out
     assert main(["data", "info", "--data", str(tmp_path / "d"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["sequences"] == 7 and report["short_sequences"] == [["001/nm-01/090", 3]]
+    assert report["sequences"] == 5 and report["short_sequences"] == [["001/nm-01/090", 3]]
 
 
 def test_user_errors_exit_2_with_a_message(tmp_path, capsys):

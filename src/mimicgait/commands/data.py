@@ -32,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     conv.add_argument("--split", choices=("TRAIN_SET", "TEST_SET"),
                       help="convert only the subjects of this partition split")
     conv.add_argument("--force", action="store_true", help="write into a non-empty --out, replacing files")
+    conv.add_argument("--skip-bad", action="store_true",
+                      help="log and skip unreadable files instead of stopping at the first one")
     conv.set_defaults(func=run_convert)
 
 
@@ -40,8 +42,6 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="<sid>.npz archives or <sid>/<type>/<view>/ folders of .pkl/.png")
     parser.add_argument("--partition", metavar="FILE",
                         help="partition JSON (default: partition.json in DIR or its parent)")
-    parser.add_argument("--skip-bad", action="store_true",
-                        help="log and skip unreadable files instead of stopping at the first one")
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -49,14 +49,10 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _open(args: argparse.Namespace):
-    return open_source(args.data, partition=args.partition, errors="skip" if args.skip_bad else "raise")
-
-
 def run_info(args: argparse.Namespace) -> int:
-    """Print the dataset report."""
+    """Print the dataset report; unreadable files are listed as problems, not fatal."""
     start = time.perf_counter()
-    report = describe(_open(args), short=args.short)
+    report = describe(open_source(args.data, partition=args.partition, errors="skip"), short=args.short)
     if args.json:
         print(json.dumps(report.to_dict(), indent=1))
     else:
@@ -67,7 +63,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 def run_convert(args: argparse.Namespace) -> int:
     """Convert a data directory; the source is never modified."""
-    source = _open(args)
+    source = open_source(args.data, partition=args.partition, errors="skip" if args.skip_bad else "raise")
     subjects = None
     if args.split:
         if source.partition is None:

@@ -99,6 +99,6 @@ def convert(
     if source.partition is not None:
         text = json.dumps(source.partition, indent=1).encode()
         write_atomic(out / "partition.json", lambda f: f.write(text))
-    log.info("wrote %d sequences (%d frames) as %d %s file(s) to %s", counts["sequences"], counts["frames"],
+    log.debug("wrote %d sequences (%d frames) as %d %s file(s) to %s", counts["sequences"], counts["frames"],
              counts["files"], fmt, out)
     return counts

@@ -23,10 +23,14 @@ import numpy as np
 from mimicgait.data.records import DataError
 
 
+class UnsafePickleError(pickle.UnpicklingError):
+    """The pickle names a callable outside the admitted list."""
+
+
 def _latin1_encode(text: str, encoding: str = "latin1", errors: str = "strict") -> bytes:
     """Stand-in for `_codecs.encode` that only does what protocol-2 numpy pickles ask of it."""
     if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
-        raise pickle.UnpicklingError(f"_codecs.encode with encoding {encoding!r} is not allowed")
+        raise UnsafePickleError(f"_codecs.encode with encoding {encoding!r} is not allowed")
     return text.encode("latin1", errors)
 
 
@@ -53,7 +57,7 @@ class ArrayUnpickler(pickle.Unpickler):
         try:
             return self._ALLOWED[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(
+            raise UnsafePickleError(
                 f"refusing to load {module}.{name}: only numpy arrays may be stored in a sequence pickle"
             ) from None
 
@@ -71,8 +75,8 @@ def load_array(path: str | Path) -> np.ndarray:
         raise DataError(f"{path}: cannot read ({err.strerror})") from err
     try:
         obj = ArrayUnpickler(io.BytesIO(data)).load()
-    except pickle.UnpicklingError as err:
-        raise DataError(f"{path}: unsafe or invalid pickle: {err}") from err
+    except UnsafePickleError as err:
+        raise DataError(f"{path}: unsafe pickle, not loaded: {err}") from err
     except Exception as err:  # truncated/corrupt pickles raise EOFError, ValueError, TypeError, ...
         raise DataError(f"{path}: corrupt or truncated pickle ({type(err).__name__}: {err})") from err
     if not isinstance(obj, np.ndarray):
