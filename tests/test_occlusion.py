@@ -262,3 +262,32 @@ def test_occlude_batch_from_policy_sample_is_reproducible():
 
 def test_public_reexport():
     assert public_apply is apply_occlusion
+
+
+def _tiny_npz_dir(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    frames = np.zeros((6, 64, 64), np.uint8)
+    frames[:, 8:60, 24:40] = 1  # a standing block "person"
+    entries = {f"nm-0{i}/090": np.packbits(frames, axis=-1) for i in (1, 2)}
+    np.savez_compressed(data / "001.npz", **entries)
+    return data
+
+
+def test_cli_show_writes_png_and_gif(tmp_path):
+    from PIL import Image
+
+    from mimicgait.cli import main
+
+    data = _tiny_npz_dir(tmp_path)
+    png, gif = tmp_path / "o.png", tmp_path / "o.gif"
+    assert main(["occlusion", "show", "--data", str(data), "--out", str(png), "--sequences", "2"]) == 0
+    with Image.open(png) as image:
+        assert image.height == 2 * 6 * (64 + 3)  # a row per (sequence, kind)
+        pixels = np.asarray(image.convert("RGB"))
+    assert (pixels == [110, 0, 0]).all(-1).any()  # occluder regions are painted
+    assert main(["occlusion", "show", "--data", str(data), "--out", str(gif), "--kinds", "top", "pole"]) == 0
+    with Image.open(gif) as image:
+        assert 2 <= image.n_frames <= 6  # identical consecutive frames may merge
+    assert main(["occlusion", "show", "--data", str(data), "--out", str(tmp_path / "o.jpg")]) == 2
+    assert main(["occlusion", "show", "--data", str(tmp_path / "absent"), "--out", str(png)]) == 2

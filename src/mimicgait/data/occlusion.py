@@ -295,6 +295,29 @@ def _stable_seed(*parts: object) -> int:
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
 
 
+def eval_draw(
+    kinds: Sequence[str],
+    seed: int,
+    key: tuple,
+    role: str,
+    amount_range: tuple[float, float] = AMOUNT_RANGE,
+    pole_range: tuple[float, float] = POLE_RANGE,
+) -> Occlusion:
+    """The evaluation occlusion of one sequence, a pure function of (seed, key, role).
+
+    The kind is drawn uniformly from `kinds`, then its amount and motion. The RNG is seeded from a
+    blake2b hash of the arguments, so the draw does not depend on loading order, batch
+    composition, worker count or process.
+    """
+    if not kinds:
+        raise ValueError("evaluation occlusion needs at least one kind, e.g. ('top', 'bottom')")
+    for kind in kinds:
+        check_kind(kind)
+    rng = np.random.default_rng(_stable_seed("mimicgait-eval-occlusion", seed, *key, role))
+    kind = kinds[int(rng.integers(len(kinds)))]
+    return draw_occlusion(kind, rng, None, amount_range, pole_range)
+
+
 def eval_occlusion(
     frames: np.ndarray,
     kinds: Sequence[str],
@@ -305,18 +328,11 @@ def eval_occlusion(
 ) -> tuple[np.ndarray, str, float]:
     """Reproducible evaluation occlusion: (occluded frames, kind, amount).
 
-    A pure function of (seed, key, role), e.g. key = (subject, condition, view) and role = 'probe'
-    or 'gallery': independent of loading order, batch composition and workers, and probe and
-    gallery draws are independent. The kind is drawn uniformly from `kinds`.
+    Key = (subject, condition, view) and role = 'probe' or 'gallery' in the paper's protocol, where
+    probe and gallery are occluded independently. See `eval_draw`.
     """
-    if not kinds:
-        raise ValueError("eval_occlusion needs at least one kind, e.g. ('top', 'bottom')")
-    for kind in kinds:
-        check_kind(kind)
-    rng = np.random.default_rng(_stable_seed("mimicgait-eval-occlusion", seed, *key, role))
-    kind = kinds[int(rng.integers(len(kinds)))]
-    occ = draw_occlusion(kind, rng, None, amount_range)
-    return occlude(frames, occ), kind, occ.amount
+    occ = eval_draw(kinds, seed, key, role, amount_range)
+    return occlude(frames, occ), occ.kind, occ.amount
 
 
 # -- a whole batch, torch ------------------------------------------------------------------------

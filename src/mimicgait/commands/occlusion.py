@@ -1,0 +1,194 @@
+"""`mimicgait occlusion show`: draw real sequences under every occlusion kind, to check them by eye.
+
+A PNG shows, for a few sequences and every kind, several frames across the sequence, each as a
+holistic | occluded pair; a GIF animates all kinds side by side, frame by frame. Occluded panels
+paint the region an occluder covers (band, patch, pole) dark red, so its size and motion are
+visible even where the silhouette is absent. Draws are seeded per (seed, sequence, kind).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+SHOWN_KINDS = ("top", "bottom", "middle", "patch", "pole", "changing")
+_FOREGROUND = np.array([255, 255, 255], np.uint8)
+_HOLISTIC = np.array([170, 170, 170], np.uint8)
+_REGION = np.array([110, 0, 0], np.uint8)
+_GAP = 3
+_LABEL_W = 150
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `occlusion` sub-command (with its `show` action)."""
+    parser = subparsers.add_parser(
+        "occlusion",
+        help="inspect the synthetic occlusions",
+        description="Inspect the synthetic occlusions (top, bottom, middle, patch, pole, changing).",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    show = actions.add_parser(
+        "show",
+        help="draw a few sequences under every occlusion kind (PNG grid or animated GIF)",
+        description="Draw a few sequences of DIR under every occlusion kind, holistic beside occluded. "
+        "OUT ending in .png gives a grid of frames across each sequence; .gif an animation.",
+    )
+    show.add_argument(
+        "--data", required=True, help="data directory (npz archives, OpenGait pkl tree or PNGs)"
+    )
+    show.add_argument("--out", required=True, help="output image, .png or .gif")
+    show.add_argument("--sequences", type=int, default=3, help="number of sequences to draw (default 3)")
+    show.add_argument("--frames", type=int, default=6, help="frames per sequence in a PNG (default 6)")
+    show.add_argument("--seed", type=int, default=0, help="seed of the occlusion draws")
+    show.add_argument("--amount", type=float, default=None, help="fixed amount instead of drawing from R")
+    show.add_argument("--kinds", nargs="+", default=list(SHOWN_KINDS), help="kinds to show (default all)")
+    show.add_argument("--scale", type=int, default=1, help="pixel magnification (default 1)")
+    show.set_defaults(func=run_show)
+
+
+def run_show(args: argparse.Namespace) -> int:
+    """Render the requested image; returns the exit code."""
+    from mimicgait.data.occlusion import check_kind
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".gif"):
+        raise ValueError(f"--out {out}: use a file name ending in .png or .gif")
+    for name, value in (("--sequences", args.sequences), ("--frames", args.frames), ("--scale", args.scale)):
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    if args.amount is not None and not 0.0 <= args.amount < 1.0:
+        raise ValueError(f"--amount must lie in [0, 1), got {args.amount}")
+    kinds = tuple(check_kind(k) for k in args.kinds)
+    records = _pick_records(args.data, args.sequences)
+    shown = [_occlusions(r, kinds, args.seed, args.amount) for r in records]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".png":
+        image = _png_grid(records, shown, kinds, args.frames)
+        _to_pil(image, args.scale).save(out, optimize=True)
+    else:
+        frames = _gif_frames(records, shown, kinds)
+        pil = [_to_pil(f, args.scale) for f in frames]
+        pil[0].save(out, save_all=True, append_images=pil[1:], duration=80, loop=0, optimize=True)
+    log.info("wrote %s (%d sequences x %d kinds)", out, len(records), len(kinds))
+    return 0
+
+
+def _pick_records(data: str, count: int) -> list:
+    """`count` non-empty sequences spread evenly over the directory's sorted keys."""
+    from mimicgait.data.sources import open_source
+
+    source = open_source(data, errors="skip")
+    keys = source.list_keys()
+    if not keys:
+        raise ValueError(f"{data}: no sequences found; point --data at a silhouette directory")
+    records = []
+    for index in np.linspace(0, len(keys) - 1, min(4 * count, len(keys))).round().astype(int):
+        record = source.try_read(keys[index])
+        if record is not None and len(record.frames) > 1:
+            records.append(record)
+        if len(records) == count:
+            break
+    if not records:
+        raise ValueError(f"{data}: no readable sequence with more than one frame")
+    return records
+
+
+def _occlusions(record, kinds: tuple[str, ...], seed: int, amount: float | None) -> list[tuple]:
+    """Per kind: (occluded frames, occluder region [T, H, W] bool, drawn Occlusion)."""
+    from mimicgait.data.occlusion import AMOUNT_RANGE, POLE_RANGE, eval_draw, occlude
+
+    ranges = (AMOUNT_RANGE, POLE_RANGE) if amount is None else ((amount, amount), (amount, amount))
+    ones = np.ones_like(record.frames)
+    shown = []
+    for kind in kinds:
+        occ = eval_draw((kind,), seed, record.key, f"show-{kind}", *ranges)
+        shown.append((occlude(record.frames, occ), occlude(ones, occ) == 0, occ))
+    return shown
+
+
+def _paint(frames: np.ndarray, colour: np.ndarray, region: np.ndarray | None = None) -> np.ndarray:
+    """Binary frames [..., H, W] -> RGB [..., H, W, 3]: foreground in `colour`, region dark red."""
+    rgb = np.where(frames[..., None] > 0, colour, np.uint8(0)).astype(np.uint8)
+    if region is not None:
+        rgb[region & (frames == 0)] = _REGION
+    return rgb
+
+
+def _label(canvas: np.ndarray, rows: list[tuple[int, str]], at_x: int = 0) -> np.ndarray:
+    """Write text labels at the given pixel rows, from column `at_x` (the left margin by default)."""
+    from PIL import Image, ImageDraw
+
+    image = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(image)
+    for y, text in rows:
+        draw.multiline_text((at_x + 4, y + 4), text, fill=(255, 220, 120), spacing=2)
+    return np.asarray(image)
+
+
+def _describe(record, occ) -> str:
+    detail = f"x={occ.amount:.2f}"
+    if occ.kind in ("patch", "pole"):
+        direction = "<-" if occ.reverse else "->"
+        detail += f" {direction} {occ.speed:.2f}px/f"
+    elif occ.kind == "changing":
+        detail += " bottom>top" if occ.reverse else " top>bottom"
+    return f"{record.subject} {record.condition} {record.view}\n{occ.kind} {detail}"
+
+
+def _png_grid(records: list, shown: list, kinds: tuple[str, ...], frames: int) -> np.ndarray:
+    """One row per (sequence, kind); `frames` holistic | occluded pairs across the sequence."""
+    _, h, w = records[0].frames.shape
+    pair_w = 2 * w + 1
+    width = _LABEL_W + frames * (pair_w + _GAP)
+    height = len(records) * len(kinds) * (h + _GAP)
+    canvas = np.full((height, width, 3), 40, np.uint8)
+    labels = []
+    for s, (record, per_kind) in enumerate(zip(records, shown, strict=True)):
+        picks = np.linspace(0, len(record.frames) - 1, frames).round().astype(int)
+        for k, (occluded, region, occ) in enumerate(per_kind):
+            y = (s * len(kinds) + k) * (h + _GAP)
+            labels.append((y, _describe(record, occ)))
+            holistic = _paint(record.frames[picks], _HOLISTIC)  # [F, H, W, 3]
+            hidden = _paint(occluded[picks], _FOREGROUND, region[picks])  # [F, H, W, 3]
+            for f in range(frames):
+                x = _LABEL_W + f * (pair_w + _GAP)
+                canvas[y : y + h, x : x + w] = holistic[f]
+                canvas[y : y + h, x + w + 1 : x + pair_w] = hidden[f]
+    return _label(canvas, labels)
+
+
+def _gif_frames(records: list, shown: list, kinds: tuple[str, ...]) -> list[np.ndarray]:
+    """One image per time step: a row per sequence, columns holistic then every kind."""
+    _, h, w = records[0].frames.shape
+    steps = min(max(len(r.frames) for r in records), 100)
+    width = _LABEL_W + (len(kinds) + 1) * (w + _GAP)
+    top = 14
+    base = np.full((top + len(records) * (h + _GAP), width, 3), 40, np.uint8)
+    labels = [(top + s * (h + _GAP), f"{r.subject} {r.condition} {r.view}") for s, r in enumerate(records)]
+    base = _label(base, labels)
+    for c, name in enumerate(("holistic", *kinds)):
+        base = _label(base, [(-4, name)], at_x=_LABEL_W + c * (w + _GAP))
+    images = []
+    for t in range(steps):
+        canvas = base.copy()
+        for s, (record, per_kind) in enumerate(zip(records, shown, strict=True)):
+            i = min(t, len(record.frames) - 1)
+            y = top + s * (h + _GAP)
+            canvas[y : y + h, _LABEL_W : _LABEL_W + w] = _paint(record.frames[i], _HOLISTIC)
+            for k, (occluded, region, _) in enumerate(per_kind):
+                x = _LABEL_W + (k + 1) * (w + _GAP)
+                canvas[y : y + h, x : x + w] = _paint(occluded[i], _FOREGROUND, region[i])
+        images.append(canvas)
+    return images
+
+
+def _to_pil(image: np.ndarray, scale: int):
+    from PIL import Image
+
+    pil = Image.fromarray(image)
+    return pil.resize((pil.width * scale, pil.height * scale), Image.NEAREST) if scale > 1 else pil
