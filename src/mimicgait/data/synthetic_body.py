@@ -31,8 +31,17 @@ HARMONICS = 5  # Fourier terms per joint angle curve
 # ankle: dorsiflexion + (push-off plantarflexion near toe-off at 62 %).
 _KNOTS = {
     "hip": [(0.00, 30), (0.10, 26), (0.30, 6), (0.50, -10), (0.58, -6), (0.70, 14), (0.85, 33), (0.93, 32)],
-    "knee": [(0.00, 4), (0.15, 18), (0.30, 9), (0.42, 5), (0.50, 9), (0.60, 38), (0.72, 62), (0.85, 36),
-             (0.95, 6)],
+    "knee": [
+        (0.00, 4),
+        (0.15, 18),
+        (0.30, 9),
+        (0.42, 5),
+        (0.50, 9),
+        (0.60, 38),
+        (0.72, 62),
+        (0.85, 36),
+        (0.95, 6),
+    ],
     "ankle": [(0.00, 0), (0.07, -6), (0.30, 6), (0.45, 10), (0.55, 0), (0.62, -17), (0.75, -3), (0.90, 1)],
 }
 
@@ -132,15 +141,16 @@ class WalkParams:
     coat: bool = False
 
 
-def _perturb_curve(rng: np.random.Generator, coef: np.ndarray, offset_sd: float, amp_sd: float,
-                   phase_sd: float) -> np.ndarray:
+def _perturb_curve(
+    rng: np.random.Generator, coef: np.ndarray, offset_sd: float, amp_sd: float, phase_sd: float
+) -> np.ndarray:
     """A person's version of a mean joint curve: shifted, each harmonic rescaled and re-timed."""
     out = coef.copy()
     out[0] += rng.normal(0.0, offset_sd)
     for k in range(1, HARMONICS + 1):
         a, b = out[2 * k - 1], out[2 * k]
         scale = 1.0 + rng.normal(0.0, amp_sd * (1.0 if k == 1 else 1.6))
-        turn = rng.normal(0.0, phase_sd * k ** 0.5)
+        turn = rng.normal(0.0, phase_sd * k**0.5)
         c, s = np.cos(turn), np.sin(turn)
         out[2 * k - 1], out[2 * k] = scale * (a * c - b * s), scale * (a * s + b * c)
     return out
@@ -185,8 +195,7 @@ def sample_subject(rng: np.random.Generator) -> SubjectParams:
         belly=float(max(0.0, rng.normal(0.01, 0.025)) * build * h / 1.7),
         cycle_s=float(np.clip(rng.normal(1.06, 0.07) * (leg_len / (0.49 * h)) ** 0.5, 0.85, 1.35)),
         hip_coef=_scale_range(_perturb_curve(rng, MEAN_CURVES["hip"], 4.0, 0.10, 0.05), stride),
-        knee_coef=_scale_range(_perturb_curve(rng, MEAN_CURVES["knee"], 3.0, 0.08, 0.05),
-                               0.6 + 0.4 * stride),
+        knee_coef=_scale_range(_perturb_curve(rng, MEAN_CURVES["knee"], 3.0, 0.08, 0.05), 0.6 + 0.4 * stride),
         ankle_coef=_perturb_curve(rng, MEAN_CURVES["ankle"], 3.0, 0.15, 0.08),
         knee_phase=float(rng.normal(0.0, 0.015)),
         ankle_phase=float(rng.normal(0.0, 0.02)),
@@ -226,7 +235,7 @@ def sample_walk(subject: SubjectParams, condition: str, rng: np.random.Generator
     return WalkParams(
         cycle_s=subject.cycle_s / speed,
         phase0=float(rng.uniform(0.0, 1.0)),
-        stride=float(np.clip(rng.normal(1.0, 0.04) * speed ** 0.5, 0.8, 1.2)),
+        stride=float(np.clip(rng.normal(1.0, 0.04) * speed**0.5, 0.8, 1.2)),
         arm_swing=float(max(0.0, subject.arm_swing * rng.normal(1.0, 0.12))),
         trunk_lean=float(subject.trunk_lean + rng.normal(0.0, 1.0)),
         heading=float(rng.normal(0.0, 3.0)),
@@ -274,8 +283,9 @@ def _leg(s: SubjectParams, walk: WalkParams, phase: np.ndarray, hip: np.ndarray,
     ankle = knee + s.shank * np.stack([np.sin(shank_ang), -np.cos(shank_ang), np.zeros_like(th_h)], -1)
     ankle[:, 2] = ankle_z
     toe_out = np.radians(s.toe_out) * side
-    fdir = np.stack([np.sin(foot_ang) * np.cos(toe_out), -np.cos(foot_ang), np.sin(foot_ang) * np.sin(toe_out)],
-                    -1)  # [T, 3]
+    fdir = np.stack(
+        [np.sin(foot_ang) * np.cos(toe_out), -np.cos(foot_ang), np.sin(foot_ang) * np.sin(toe_out)], -1
+    )  # [T, 3]
     down = np.stack([-np.cos(foot_ang), -np.sin(foot_ang), np.zeros_like(th_h)], -1)  # sole side of the foot
     r_foot = s.ankle_height * 0.55
     heel = ankle + down * (s.ankle_height - r_foot) - fdir * (0.18 * s.foot - r_foot)
@@ -283,23 +293,38 @@ def _leg(s: SubjectParams, walk: WalkParams, phase: np.ndarray, hip: np.ndarray,
     return knee, ankle, heel, toe, r_foot
 
 
-def _arm(s: SubjectParams, walk: WalkParams, swing: np.ndarray, shoulder: np.ndarray, side: float,
-         swing_scale: float = 1.0):
+def _arm(
+    s: SubjectParams,
+    walk: WalkParams,
+    swing: np.ndarray,
+    shoulder: np.ndarray,
+    side: float,
+    swing_scale: float = 1.0,
+):
     """Elbow and wrist positions of one arm: [T, 3] each. `swing` in [-1, 1] is the arm's cycle."""
     th_s = np.radians(s.arm_offset + walk.arm_swing * swing_scale * swing)  # [T]
     th_e = np.radians(s.elbow_flex + s.elbow_swing * swing_scale * (swing + 1) / 2)
     ab = np.radians(s.arm_abduction)
-    upper = np.stack([np.sin(th_s) * np.cos(ab), -np.cos(th_s) * np.cos(ab), side * np.sin(ab) * np.ones_like(th_s)],
-                     -1)
+    upper = np.stack(
+        [np.sin(th_s) * np.cos(ab), -np.cos(th_s) * np.cos(ab), side * np.sin(ab) * np.ones_like(th_s)], -1
+    )
     fore_ang = th_s + th_e
-    fore = np.stack([np.sin(fore_ang) * np.cos(ab), -np.cos(fore_ang) * np.cos(ab),
-                     side * np.sin(ab) * np.ones_like(th_s)], -1)
+    fore = np.stack(
+        [
+            np.sin(fore_ang) * np.cos(ab),
+            -np.cos(fore_ang) * np.cos(ab),
+            side * np.sin(ab) * np.ones_like(th_s),
+        ],
+        -1,
+    )
     elbow = shoulder + s.upper_arm * upper
     wrist = elbow + s.forearm * fore
     return elbow, wrist
 
 
-def body_capsules(s: SubjectParams, walk: WalkParams, frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def body_capsules(
+    s: SubjectParams, walk: WalkParams, frames: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The solid parts of `frames` consecutive frames as capsules.
 
     Returns start points [T, K, 3], end points [T, K, 3] and radii [K] (metres); a capsule is every
@@ -325,8 +350,10 @@ def body_capsules(s: SubjectParams, walk: WalkParams, frames: int) -> tuple[np.n
     neck_base = pelvis + s.torso * spine
     rot_s = _rot_y(0.5 * psi)
     shoulder_drop = 0.06 * s.torso
-    shoulders = {side: neck_base - shoulder_drop * spine + rot_s @ np.array([0.0, 0.0, side * s.shoulder_width / 2])
-                 for side in (1.0, -1.0)}
+    shoulders = {
+        side: neck_base - shoulder_drop * spine + rot_s @ np.array([0.0, 0.0, side * s.shoulder_width / 2])
+        for side in (1.0, -1.0)
+    }
     head_dir = _unit(spine + np.radians(s.head_tilt) * np.array([1.0, 0.0, 0.0]))
     head = neck_base + (s.neck + s.head_radius) * head_dir
 
@@ -348,11 +375,17 @@ def body_capsules(s: SubjectParams, walk: WalkParams, frames: int) -> tuple[np.n
     for side in (1.0, -1.0):
         lat_s = rot_s @ np.array([0.0, 0.0, side])
         lat_p = rot_p @ np.array([0.0, 0.0, side])
-        add(pelvis + 0.12 * s.torso * spine + waist_half * lat_p,
-            neck_base - 1.1 * shoulder_drop * spine + chest_half * lat_s, r_torso)
+        add(
+            pelvis + 0.12 * s.torso * spine + waist_half * lat_p,
+            neck_base - 1.1 * shoulder_drop * spine + chest_half * lat_s,
+            r_torso,
+        )
     fwd = rot_p @ np.array([1.0, 0.0, 0.0])
-    add(pelvis + 0.25 * s.torso * spine + s.belly * fwd, pelvis + 0.5 * s.torso * spine + 0.5 * s.belly * fwd,
-        0.85 * r_torso)
+    add(
+        pelvis + 0.25 * s.torso * spine + s.belly * fwd,
+        pelvis + 0.5 * s.torso * spine + 0.5 * s.belly * fwd,
+        0.85 * r_torso,
+    )
     add(hips[1.0] - 0.02 * fwd + 0.02 * up, hips[-1.0] - 0.02 * fwd + 0.02 * up, s.r_pelvis + 0.5 * extra)
     add(shoulders[1.0], shoulders[-1.0], s.r_upper_arm + sleeve)
 
@@ -391,8 +424,17 @@ def body_capsules(s: SubjectParams, walk: WalkParams, frames: int) -> tuple[np.n
     return a @ heading.T, b @ heading.T, r
 
 
-def _add_bag(s: SubjectParams, phase: np.ndarray, pelvis: np.ndarray, spine: np.ndarray, fwd: np.ndarray,
-             rot_p: np.ndarray, wrists: dict, r_torso: float, add) -> None:
+def _add_bag(
+    s: SubjectParams,
+    phase: np.ndarray,
+    pelvis: np.ndarray,
+    spine: np.ndarray,
+    fwd: np.ndarray,
+    rot_p: np.ndarray,
+    wrists: dict,
+    r_torso: float,
+    add,
+) -> None:
     """Append the subject's bag: at the hip on a shoulder strap, on the back, or hanging from a hand."""
     size = s.bag_size
     if s.bag_kind == "shoulder":
@@ -404,7 +446,11 @@ def _add_bag(s: SubjectParams, phase: np.ndarray, pelvis: np.ndarray, spine: np.
         back = -(r_torso + 0.8 * size) * fwd
         for side in (1.0, -1.0):
             lat = rot_p @ np.array([0.0, 0.0, side * 0.5 * size])
-            add(pelvis + 0.35 * s.torso * spine + back + lat, pelvis + 0.8 * s.torso * spine + back + lat, size)
+            add(
+                pelvis + 0.35 * s.torso * spine + back + lat,
+                pelvis + 0.8 * s.torso * spine + back + lat,
+                size,
+            )
     else:
         wrist = wrists[s.bag_side]
         add(wrist + np.array([0.0, -0.8 * size, 0.0]), wrist + np.array([0.0, -1.8 * size, 0.0]), 0.9 * size)
