@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 Labelled = list[tuple[str, dict[str, Any]]]
 
@@ -41,6 +42,7 @@ def plot_cmc(reports: Labelled, out_dir: str | Path) -> list[Path]:
             y = np.array([np.nan if v is None else v for v in curve], dtype=float)
             ax.plot(np.arange(1, len(y) + 1), y, marker="o", markersize=3, label=label)
         ax.set(xlabel="rank", ylabel="identification rate (%)", title=f"CMC ({group})", ylim=(0, 100))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         written.append(_save(fig, Path(out_dir) / f"cmc_{group}.png"))
