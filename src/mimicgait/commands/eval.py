@@ -96,7 +96,11 @@ def load_store(args: argparse.Namespace):
     if args.subjects:
         subjects = parse_subjects(args.subjects)
     elif args.split != "all" and source.partition is not None:
-        subjects = split_subjects(source.partition, args.split, source.subjects())
+        try:
+            subjects = split_subjects(source.partition, args.split, source.subjects())
+        except ValueError as err:
+            raise ValueError(f"{err}; or evaluate on held-out subjects that exist with --subjects "
+                             "(e.g. 063-074) or on everything with --split all") from None
     return SequenceStore.from_source(source, subjects=subjects, packed=True, min_frames=1), source
 
 
