@@ -1,0 +1,243 @@
+"""Checkpoints: atomic writes, safe loads, RNG state, and loading a trained model for inference.
+
+A checkpoint is a dict of tensors and plain Python values only, so it loads with
+`torch.load(weights_only=True)` (no code runs on load):
+
+    {'format': 'mimicgait/1', 'stage', 'model_spec', 'input_size', 'state_dict', 'iteration',
+     'optimizer', 'scheduler', 'rng', 'sampler', 'config', ...}
+
+`state_dict` holds the trainable part only; for mimic that is student + mixer, and the teacher and
+VEN are referenced by path (relative to the run directory when possible) and sha256 under
+'teacher' and 'ven'. Writes go to a temporary file in the same directory, are fsynced and then
+renamed over the target, so a run killed mid-write leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from mimicgait.engine.build import build_model
+from mimicgait.engine.preprocess import Preprocess
+
+log = logging.getLogger(__name__)
+
+FORMAT = "mimicgait/1"
+FINAL_NAME = "model.pt"
+LAST_NAME = "checkpoints/last.pt"
+
+
+# -- files ---------------------------------------------------------------------------------------
+def atomic_save(payload: dict[str, Any], path: str | Path) -> Path:
+    """Write `payload` with torch.save to a temp file beside `path`, fsync, then rename over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:  # some filesystems refuse fsync on directories
+        pass
+    return path
+
+
+def resolve_checkpoint(path_or_run_dir: str | Path, what: str = "checkpoint") -> Path:
+    """A checkpoint file, or RUN_DIR/model.pt for a run directory; FileNotFoundError saying what to do."""
+    path = Path(path_or_run_dir)
+    if path.is_dir():
+        final = path / FINAL_NAME
+        if final.is_file():
+            return final
+        hint = (
+            f"; the run has a periodic checkpoint {path / LAST_NAME}: finish it with --resume or pass "
+            "that file"
+            if (path / LAST_NAME).is_file()
+            else "; train that stage first"
+        )
+        raise FileNotFoundError(f"{what}: run directory {path} has no {FINAL_NAME}{hint}")
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{what}: {path} does not exist; pass a run directory or a .pt checkpoint file"
+        )
+    return path
+
+
+def load_checkpoint(path_or_run_dir: str | Path, what: str = "checkpoint") -> tuple[dict[str, Any], Path]:
+    """(payload, file) loaded with weights_only=True onto the CPU, format checked."""
+    path = resolve_checkpoint(path_or_run_dir, what)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated file, foreign pickle, ...
+        raise ValueError(f"{what}: cannot read {path} as a mimicgait checkpoint ({err})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{what}: {path} is not a {FORMAT} checkpoint; was it written by mimicgait train?")
+    return payload, path
+
+
+def sha256(path: str | Path) -> str:
+    """Hex sha256 of a file (records which teacher/VEN a mimic run used)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def relative_reference(target: Path, run_dir: Path) -> dict[str, str]:
+    """{'path': target relative to run_dir when possible, else absolute, 'sha256'}."""
+    target = Path(target).resolve()
+    try:
+        shown = os.path.relpath(target, Path(run_dir).resolve())
+    except ValueError:  # other drive on Windows
+        shown = str(target)
+    return {"path": shown, "sha256": sha256(target)}
+
+
+def dereference(reference: dict[str, str], checkpoint_file: Path, what: str, verify: bool = True) -> Path:
+    """The file a recorded {'path', 'sha256'} points at (relative to the checkpoint's run dir)."""
+    run_dir = checkpoint_file.parent
+    if checkpoint_file.parent.name == "checkpoints":
+        run_dir = checkpoint_file.parent.parent
+    path = Path(reference["path"])
+    if not path.is_absolute():
+        path = run_dir / path
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{checkpoint_file} was trained with the {what} {reference['path']}, which is "
+            f"missing (looked for {path}); restore it or use --inference student"
+        )
+    if verify and sha256(path) != reference.get("sha256"):
+        raise ValueError(
+            f"the {what} {path} changed since {checkpoint_file} was trained with it (sha256 "
+            "differs); restore the original file"
+        )
+    return path
+
+
+# -- random state --------------------------------------------------------------------------------
+def rng_state() -> dict[str, Any]:
+    """Python, numpy and torch (CPU and CUDA) global RNG states, as tensors and plain values."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what `rng_state` captured."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    n = state["numpy"]
+    np.random.set_state(
+        (n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"])
+    )
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# -- inference -----------------------------------------------------------------------------------
+class InferenceModel(nn.Module):
+    """A trained model plus its preprocessing: `embed(sils [N, S, H, W] at the data's size, lengths)`."""
+
+    def __init__(self, model: nn.Module, preprocess: Preprocess) -> None:
+        super().__init__()
+        self.model = model
+        self.preprocess = preprocess
+
+    @torch.no_grad()
+    def embed(self, sils: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """float [N, S, H, W] in [0, 1] -> embeddings [N, C, P]."""
+        device = next(self.model.parameters()).device
+        return self.model.embed(self.preprocess(sils.to(device)), lengths)
+
+    def forward(self, sils: Tensor, lengths: Tensor | None = None) -> Tensor:
+        return self.embed(sils, lengths)
+
+
+def _load_frozen_ven(payload: dict[str, Any], file: Path) -> nn.Module:
+    ven_file = dereference(payload["ven"], file, "VEN")
+    ven_payload, _ = load_checkpoint(ven_file, "VEN checkpoint")
+    ven = build_model(ven_payload["model_spec"])
+    ven.load_state_dict(ven_payload["state_dict"])
+    return ven
+
+
+def load_for_inference(
+    path_or_run_dir: str | Path, inference: str | None = None, device: str | torch.device = "cpu"
+) -> tuple[InferenceModel, dict[str, Any]]:
+    """(model with `.embed(sils, lengths) -> [N, C, P]`, meta) from a checkpoint or run directory.
+
+    meta: stage, backbone, input_size (the data frame size the model takes), inference (mimic:
+    'guided', the paper, which loads the VEN recorded in the checkpoint; or 'student', which does
+    not need it), iteration, file.
+    """
+    payload, file = load_checkpoint(path_or_run_dir)
+    spec = payload["model_spec"]
+    stage = payload["stage"]
+    if stage == "ven":
+        raise ValueError(
+            f"{file} is a VEN checkpoint; it has no gait embedding to evaluate. Pass a teacher, "
+            "baseline, occ-aware or mimic run"
+        )
+    mode = None
+    if spec["kind"] == "mimic":
+        mode = inference or payload.get("inference", "guided")
+        if mode not in ("guided", "student"):
+            raise ValueError(f"inference must be 'guided' or 'student', got {mode!r}")
+        if mode == "guided" and not spec["guidance"]:
+            raise ValueError(f"{file} was trained without VEN guidance; use --inference student")
+        if mode == "guided":
+            model = build_model(spec, ven=_load_frozen_ven(payload, file))
+            model.load_state_dict(payload["state_dict"])
+        else:
+            model = build_model({**spec, "guidance": False})
+            student = {k: v for k, v in payload["state_dict"].items() if k.startswith("student.")}
+            model.load_state_dict(student)
+    else:
+        if inference not in (None, "student", "guided"):
+            raise ValueError(f"inference must be 'guided' or 'student', got {inference!r}")
+        model = build_model(spec)
+        model.load_state_dict(payload["state_dict"])
+    model.to(device).eval()
+    meta = {
+        "stage": stage,
+        "backbone": spec.get("encoder", {}).get("name"),
+        "input_size": list(payload["input_size"]),
+        "inference": mode,
+        "iteration": payload.get("iteration"),
+        "file": str(file),
+    }
+    return InferenceModel(model, Preprocess.from_spec(spec.get("preprocess"))), meta

@@ -1,0 +1,249 @@
+"""Experiment configuration: YAML files that inherit a base, checked against one schema.
+
+A config is a nested dict. `DEFAULTS` below is the schema: every key a config may set, with its
+default. Loading merges, in order, the defaults, the chain of `base:` files (a path relative to the
+file naming it, or a built-in name), the file itself and the `--set a.b=value` overrides. A key
+that is not in the schema is an error that suggests the closest valid key, so a misspelt setting
+never passes silently. Maps listed in `FREE_FORM` (encoder keyword arguments, occlusion
+probabilities) are passed through; their owners check them.
+
+Built-in configs live in the package (`mimicgait/configs/<dataset>/<name>.yaml`): `--config
+casia-b/gaitbase` finds one by name.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "model": {
+        "encoder": "gaitbase",
+        "encoder_kwargs": {},  # free-form: create_encoder(name, **encoder_kwargs)
+        "label_smoothing": 0.1,
+    },
+    "data": {
+        "subjects": None,  # e.g. "001-062" or a list; None: the partition's TRAIN_SET (else all)
+        "split": "train",
+        "partition": None,
+        "val_subjects": None,  # e.g. "063-074": held out of training, used by validation
+        "input_size": None,  # [H, W] the encoder sees; None: the data's frame size
+        "crop": "none",  # 'opengait': cut a square frame's sides to the 64x44 aspect before resizing
+        "ids_per_batch": 32,
+        "seqs_per_id": 4,
+        "frames": {"mode": "range", "frames": 30, "min_frames": 20, "max_frames": 40, "ordered": True},
+        "min_frames": 1,
+        "workers": 0,
+        "flip": 0.5,  # probability of a horizontal flip per sequence
+    },
+    "occlusion": {
+        "kinds": {"top": 0.5, "bottom": 0.5},  # free-form: kind -> probability; the rest is 'none'
+        "amount_range": [0.4, 0.6],
+        "holistic_share": 0.0,  # share of unoccluded inputs (scales the kinds' probabilities down)
+    },
+    "loss": {
+        "triplet_margin": 0.2,
+        "ce_weight": 1.0,
+        "occlusion_ce_weight": 1.0,  # occ-aware: the detector's type cross-entropy
+        "kd": "mickd",  # mimic: 'mickd' or 'l2'
+        "mickd_margin": 0.05,
+        "mickd_positives": "all",  # 'all' or 'student-teacher'
+        "amount_weight": 10.0,  # VEN: weight of the amount MSE next to the type cross-entropy
+    },
+    "optim": {
+        "name": "sgd",  # 'sgd' or 'adam'
+        "lr": 0.1,
+        "momentum": 0.9,
+        "weight_decay": 5.0e-4,
+        "nesterov": False,
+        "milestones": [20000, 40000, 50000],  # iterations where the lr is multiplied by gamma
+        "gamma": 0.1,
+        "grad_clip": None,  # max global gradient norm, or None
+    },
+    "train": {
+        "iterations": 60000,
+        "log_every": 10,
+        "checkpoint_every": 1000,
+        "val_every": 0,  # 0: validate only at the end (when val_subjects are set)
+        "amp": "none",  # 'none', 'bf16' or 'fp16' (fp16 on CUDA only)
+        "device": "auto",  # 'auto', 'cpu', 'cuda', 'cuda:1', ...
+        "progress": True,
+        "tensorboard": True,  # TensorBoard scalars next to log.jsonl (skipped if not importable)
+        "deterministic": False,
+    },
+    "ven": {
+        "feature_dim": 64,
+    },
+    "mimic": {
+        "teacher": None,  # teacher run directory or checkpoint (relative to the config file or cwd)
+        "ven": None,  # VEN run directory or checkpoint; needed when guidance is on
+        "init": "fresh",  # 'fresh' or 'teacher': the student starts from the teacher's encoder
+        "guidance": True,
+        "inference": "guided",  # what the saved model embeds with: 'guided' (paper) or 'student'
+    },
+    "val": {
+        "protocol": "casia-b",
+        "occlusion": "top,bottom",  # kinds for the validation probes/gallery, or 'none'
+        "batch_size": 8,
+        "max_frames": None,
+    },
+}
+
+#: Paths of maps whose keys are not checked here.
+FREE_FORM = {("model", "encoder_kwargs"), ("occlusion", "kinds")}
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not fit the schema."""
+
+
+def _suggest(key: str, valid: Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
+    return f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(sorted(valid))}"
+
+
+def _type_ok(default: Any, value: Any) -> bool:
+    if default is None or value is None:
+        return True
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, str):
+        return isinstance(value, str)
+    if isinstance(default, list):
+        return isinstance(value, (list, tuple))
+    if isinstance(default, dict):
+        return isinstance(value, dict)
+    return True
+
+
+def check(
+    config: Mapping[str, Any],
+    schema: Mapping[str, Any] = DEFAULTS,
+    where: str = "config",
+    path: tuple[str, ...] = (),
+) -> None:
+    """Raise `ConfigError` for unknown keys (with a suggestion) and values of the wrong type."""
+    for key, value in config.items():
+        here = (*path, str(key))
+        dotted = ".".join(here)
+        if key not in schema:
+            raise ConfigError(f"{where}: unknown key {dotted!r}{_suggest(str(key), schema)}")
+        default = schema[key]
+        if not _type_ok(default, value):
+            raise ConfigError(f"{where}: {dotted} should be {type(default).__name__}, got {value!r}")
+        if isinstance(default, dict) and here not in FREE_FORM and isinstance(value, dict):
+            check(value, default, where, here)
+
+
+def merge(base: dict[str, Any], update: Mapping[str, Any], path: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Deep merge `update` into a copy of `base`; free-form maps are replaced, not merged."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        here = (*path, key)
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict) and here not in FREE_FORM:
+            out[key] = merge(out[key], value, here)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def resolve_path(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
+    """A config file from a path (absolute, relative to `relative_to`, or to the cwd) or a built-in name."""
+    text = str(name_or_path)
+    candidates = []
+    if relative_to is not None and not Path(text).is_absolute():
+        candidates.append(relative_to / text)
+    candidates.append(Path(text))
+    stem = text[:-5] if text.endswith(".yaml") else text
+    candidates.append(CONFIG_DIR / f"{stem}.yaml")
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    raise FileNotFoundError(
+        f"config {text!r} not found as a file nor as a built-in config; built-in names: "
+        f"{', '.join(builtin_configs())}"
+    )
+
+
+def builtin_configs() -> list[str]:
+    """Names of the configs shipped with the package, e.g. 'casia-b/gaitbase'."""
+    return sorted(str(p.relative_to(CONFIG_DIR).with_suffix("")) for p in CONFIG_DIR.rglob("*.yaml"))
+
+
+def _read_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The file's settings merged over its base chain (without the defaults)."""
+    if path in seen:
+        raise ConfigError(f"{path}: circular 'base' chain: {' -> '.join(map(str, (*seen, path)))}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config must be a mapping of keys to values")
+    base = data.pop("base", None)
+    check(data, where=str(path))
+    if base is None:
+        return data
+    return merge(_read_chain(resolve_path(base, path.parent), (*seen, path)), data)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """'optim.lr=0.01' -> (['optim', 'lr'], 0.01); the value is read as YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r}: write KEY=VALUE, e.g. --set optim.lr=0.01")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"--set {text!r}: value is not valid YAML: {err}") from None
+    return key.strip().split("."), value
+
+
+def apply_overrides(config: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Apply `--set a.b=value` overrides, each checked against the schema."""
+    for text in overrides:
+        keys, value = parse_override(text)
+        nested: Any = value
+        for key in reversed(keys):
+            nested = {key: nested}
+        check(nested, where=f"--set {text}")
+        config = merge(config, nested)
+    return config
+
+
+def load_config(name_or_path: str | Path | None = None, overrides: Iterable[str] = ()) -> dict[str, Any]:
+    """The resolved config: defaults <- base chain <- file <- overrides. Records its source in `_source`."""
+    config = copy.deepcopy(DEFAULTS)
+    source = None
+    if name_or_path is not None:
+        path = resolve_path(name_or_path)
+        config = merge(config, _read_chain(path))
+        source = str(path)
+    config = apply_overrides(config, overrides)
+    if source is not None:
+        config["_source"] = source
+    return config
+
+
+def save_config(config: Mapping[str, Any], path: str | Path) -> Path:
+    """Write the resolved config as YAML (what a run directory keeps as config.yaml)."""
+    path = Path(path)
+    clean = {k: v for k, v in config.items() if not k.startswith("_")}
+    path.write_text(yaml.safe_dump(clean, sort_keys=False))
+    return path
+
+
+def config_dir(config: Mapping[str, Any]) -> Path:
+    """The directory of the config file (for paths written in it), else the cwd."""
+    source = config.get("_source")
+    return Path(source).parent if source else Path.cwd()

@@ -1,0 +1,99 @@
+"""Optional data-parallel training: the same command runs plainly or under `torchrun`.
+
+`torchrun --nproc_per_node=N mimicgait train ...` sets RANK / WORLD_SIZE / LOCAL_RANK; `setup`
+then joins the process group (NCCL on CUDA, gloo on CPU). Run plainly, nothing here touches
+torch.distributed, so a single process needs no process group and no CUDA. Only the trainable
+module is wrapped in DDP (for mimic: student + mixer; the frozen teacher and VEN stay outside).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def launched_by_torchrun() -> bool:
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def setup(device: str = "auto") -> tuple[DistInfo, torch.device]:
+    """Join the process group when launched by torchrun; pick this process's device.
+
+    device: 'auto' (CUDA if available, else CPU), 'cpu', 'cuda' or 'cuda:K'. Under torchrun with
+    CUDA each process takes GPU LOCAL_RANK.
+    """
+    wants_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    if wants_cuda and not torch.cuda.is_available():
+        raise ValueError(f"train.device={device} but CUDA is not available; use --set train.device=cpu")
+    if not launched_by_torchrun() or int(os.environ["WORLD_SIZE"]) == 1:
+        return DistInfo(), torch.device(device if device != "auto" else ("cuda" if wants_cuda else "cpu"))
+    info = DistInfo(
+        int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", 0))
+    )
+    if wants_cuda:
+        torch.cuda.set_device(info.local_rank)
+        chosen = torch.device("cuda", info.local_rank)
+    else:
+        chosen = torch.device("cpu")
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if wants_cuda else "gloo")
+    return info, chosen
+
+
+def current() -> DistInfo:
+    """Rank and world size of an initialised process group, else the single-process default."""
+    if dist.is_available() and dist.is_initialized():
+        return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
+    return DistInfo()
+
+
+def wrap(module: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:
+    """DDP around the trainable module when distributed, the module itself otherwise."""
+    if not info.enabled:
+        return module
+    ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(module, device_ids=ids)
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
+
+
+def mean_across(values: dict[str, float], info: DistInfo, device: torch.device) -> dict[str, float]:
+    """Average logged scalars over ranks (a no-op in a single process)."""
+    if not info.enabled or not values:
+        return values
+    keys = sorted(values)
+    t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    t /= info.world_size
+    return dict(zip(keys, t.tolist(), strict=True))
+
+
+def barrier(info: DistInfo) -> None:
+    if info.enabled:
+        dist.barrier()
+
+
+def cleanup(info: DistInfo) -> None:
+    if info.enabled and dist.is_initialized():
+        dist.destroy_process_group()

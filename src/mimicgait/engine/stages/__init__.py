@@ -1,0 +1,27 @@
+"""Training stages by name: teacher, ven, baseline, occ-aware, mimic."""
+
+from __future__ import annotations
+
+from mimicgait.engine.stages.base import Stage, occlusion_policy
+from mimicgait.engine.stages.mimic import MimicStage
+from mimicgait.engine.stages.recognition import BaselineStage, OccAwareStage, TeacherStage
+from mimicgait.engine.stages.ven import VENStage
+
+STAGES: dict[str, type[Stage]] = {
+    "teacher": TeacherStage,
+    "ven": VENStage,
+    "baseline": BaselineStage,
+    "occ-aware": OccAwareStage,
+    "mimic": MimicStage,
+}
+
+__all__ = [
+    "STAGES",
+    "BaselineStage",
+    "MimicStage",
+    "OccAwareStage",
+    "Stage",
+    "TeacherStage",
+    "VENStage",
+    "occlusion_policy",
+]

@@ -1,0 +1,116 @@
+"""Recognition stages: the holistic teacher, Baseline-2 on occluded data, and the Occlusion-Aware baseline.
+
+All three train with the GaitBase recipe: part-wise batch-all triplet loss on the embeddings plus
+label-smoothed cross-entropy on the BNNeck logits. Baseline-2 is the same model fed occluded
+sequences; occ-aware adds the detector's occlusion-type cross-entropy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from mimicgait.engine.build import build_model
+from mimicgait.engine.stages.base import Logs, Stage
+from mimicgait.losses import BNNeckCrossEntropy, PartTripletLoss, part_accuracy
+
+
+class TeacherStage(Stage):
+    """Any encoder + BNNeck on holistic sequences."""
+
+    name = "teacher"
+
+    def __init__(self, config: dict[str, Any], data, device: torch.device) -> None:
+        super().__init__(config, data, device)
+        self.module = build_model(self.model_spec())
+        loss_cfg = config["loss"]
+        self.triplet = PartTripletLoss(float(loss_cfg["triplet_margin"]))
+        self.ce = BNNeckCrossEntropy(float(config["model"].get("label_smoothing", 0.1)))
+        self.ce_weight = float(loss_cfg["ce_weight"])
+
+    def model_spec(self) -> dict[str, Any]:
+        return {
+            "kind": "recognizer",
+            "encoder": self.encoder_spec(),
+            "num_classes": self.data.num_classes,
+            "preprocess": self.preprocess.spec(),
+        }
+
+    def _input(self, x: dict[str, Tensor]) -> Tensor:
+        return x["holistic"]
+
+    def recognition_loss(self, out: dict[str, Tensor], labels: Tensor) -> tuple[Tensor, Logs]:
+        triplet, active = self.triplet(out["embeddings"], labels)
+        ce = self.ce(out["logits"], labels)
+        logs: Logs = {
+            "triplet": triplet.detach(),
+            "triplet_active": active.detach(),
+            "ce": ce.detach(),
+            "accuracy": part_accuracy(out["logits"].detach(), labels),
+        }
+        return triplet + self.ce_weight * ce, logs
+
+    def compute(
+        self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
+    ) -> tuple[Tensor, Logs]:
+        x = self.inputs(batch, generator)
+        out = model(self._input(x), batch["lengths"])  # {'embeddings' [n, c, p], 'logits' [n, k, p]}
+        return self.recognition_loss(out, batch["labels"])
+
+    def validate(self) -> dict[str, float] | None:
+        from mimicgait.engine.validation import recognition_validation
+
+        occlusion = "none" if self.policy is None else self.config["val"].get("occlusion", "none")
+        return recognition_validation(
+            self.module,
+            self.preprocess,
+            self.data.val,
+            self.config["val"],
+            occlusion,
+            seed=int(self.config["seed"]),
+        )
+
+
+class BaselineStage(TeacherStage):
+    """Baseline-2: the same recogniser trained on occluded sequences."""
+
+    name = "baseline"
+    occluded = True
+
+    def _input(self, x: dict[str, Tensor]) -> Tensor:
+        return x["occluded"]
+
+
+class OccAwareStage(TeacherStage):
+    """Occlusion-Aware (WACV 2024): a classification-only occlusion detector fused into the embedding."""
+
+    name = "occ-aware"
+    occluded = True
+
+    def __init__(self, config: dict[str, Any], data, device: torch.device) -> None:
+        super().__init__(config, data, device)
+        self.occ_ce = nn.CrossEntropyLoss()
+        self.occ_weight = float(config["loss"]["occlusion_ce_weight"])
+
+    def model_spec(self) -> dict[str, Any]:
+        return {
+            "kind": "occ-aware",
+            "encoder": self.encoder_spec(),
+            "num_classes": self.data.num_classes,
+            "classes": list(self.policy.classes),
+            "feature_dim": int(self.config["ven"]["feature_dim"]),
+            "preprocess": self.preprocess.spec(),
+        }
+
+    def compute(
+        self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
+    ) -> tuple[Tensor, Logs]:
+        x = self.inputs(batch, generator)
+        out = model(x["occluded"], batch["lengths"])
+        loss, logs = self.recognition_loss(out, batch["labels"])
+        occ = self.occ_ce(out["occlusion_logits"].float(), x["kind"])
+        logs["occlusion_ce"] = occ.detach()
+        logs["occlusion_accuracy"] = (out["occlusion_logits"].argmax(1) == x["kind"]).float().mean().detach()
+        return loss + self.occ_weight * occ, logs

@@ -1,0 +1,91 @@
+"""The Visibility Estimation Network stage: per-frame occlusion type and amount on synthetic occlusions.
+
+Every frame of an occluded training sequence is one sample, labelled with its sequence's kind
+(class index into the policy's classes, 'none' first) and amount (0 for 'none'). Loss: CE +
+amount_weight x MSE (the paper: Adam 1e-4, weight 10).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from mimicgait.data.occlusion import occlude_batch
+from mimicgait.data.samplers import FrameSampler
+from mimicgait.engine.build import build_model
+from mimicgait.engine.stages.base import Logs, Stage
+from mimicgait.losses import VENLoss
+
+VAL_SEQUENCES = 256  # validation sequences (evenly spaced over the held-out store)
+VAL_FRAMES = 30
+
+
+def valid_frames(x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+    """[N, S, h, w] -> (valid frames [M, h, w], their sequence index [M])."""
+    n, s = x.shape[:2]
+    mask = torch.arange(s, device=x.device)[None, :] < lengths.to(x.device)[:, None]  # [N, S]
+    owner = torch.arange(n, device=x.device)[:, None].expand(n, s)
+    return x[mask], owner[mask]
+
+
+class VENStage(Stage):
+    name = "ven"
+    occluded = True
+
+    def __init__(self, config: dict[str, Any], data, device: torch.device) -> None:
+        super().__init__(config, data, device)
+        self.module = build_model(self.model_spec())
+        self.loss = VENLoss(float(config["loss"]["amount_weight"]))
+
+    def model_spec(self) -> dict[str, Any]:
+        return {
+            "kind": "ven",
+            "classes": list(self.policy.classes),
+            "feature_dim": int(self.config["ven"]["feature_dim"]),
+            "input_size": list(self.input_size),
+            "preprocess": self.preprocess.spec(),
+        }
+
+    def compute(
+        self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
+    ) -> tuple[Tensor, Logs]:
+        x = self.inputs(batch, generator)
+        frames, owner = valid_frames(x["occluded"], batch["lengths"])  # [M, h, w], [M]
+        _, logits, amount = model(frames)  # [M, D], [M, K], [M]
+        loss, parts = self.loss(logits, amount, x["kind"][owner], x["amount"][owner])
+        accuracy = (logits.detach().argmax(1) == x["kind"][owner]).float().mean()
+        return loss, {"type_ce": parts["type"], "amount_mse": parts["amount"], "type_accuracy": accuracy}
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float] | None:
+        """Type accuracy and amount MSE per frame on held-out subjects, with seeded occlusions."""
+        store = self.data.val
+        if store is None:
+            return None
+        was_training = self.module.training
+        self.module.eval()
+        picks = np.unique(np.linspace(0, len(store) - 1, min(VAL_SEQUENCES, len(store))).astype(int))
+        rng = np.random.default_rng(int(self.config["seed"]))
+        gen = torch.Generator().manual_seed(int(self.config["seed"]))
+        sampler = FrameSampler("fixed", VAL_FRAMES)
+        correct = sq_err = count = 0.0
+        for chunk in np.array_split(picks, max(1, len(picks) // 32)):
+            sils = torch.from_numpy(
+                np.stack([store.frames_slice(i, sampler(int(store.lengths[i]), rng)) for i in chunk])
+            ).to(self.device)  # [n, S, H, W] uint8
+            kind, amount = self.policy.sample(len(chunk), gen)
+            occluded = self.preprocess(
+                occlude_batch(sils, kind, amount, None, gen, classes=self.policy.classes)
+            )
+            n, s = occluded.shape[:2]
+            _, logits, pred = self.module(occluded.reshape(n * s, *occluded.shape[2:]))
+            target_kind = kind.to(self.device).repeat_interleave(s)
+            target_amount = amount.to(self.device).repeat_interleave(s)
+            correct += float((logits.argmax(1) == target_kind).sum())
+            sq_err += float(((pred.float() - target_amount) ** 2).sum())
+            count += n * s
+        self.module.train(was_training)
+        return {"type_accuracy": correct / count, "amount_mse": sq_err / count}

@@ -1,0 +1,276 @@
+"""The training loop shared by every stage: optimiser, schedule, precision, checkpoints, resume, logs.
+
+Reproducibility: all randomness of a step (flips, occlusions) comes from a generator seeded by
+(seed, iteration, rank), and the data stream is a pure function of (seed, batch number). Resuming
+restores the weights, optimiser, schedule position, global RNG states and the number of batches
+consumed, so N steps + resume + N steps gives the same weights as 2N steps.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from mimicgait.engine import distributed
+from mimicgait.engine.checkpoint import (
+    FINAL_NAME,
+    FORMAT,
+    LAST_NAME,
+    atomic_save,
+    load_checkpoint,
+    rng_state,
+    set_rng_state,
+)
+from mimicgait.engine.data import training_batches
+from mimicgait.engine.logging import RunLogger
+from mimicgait.engine.stages.base import Stage
+
+log = logging.getLogger(__name__)
+
+AMP_MODES = ("none", "bf16", "fp16")
+OPTIMIZERS = ("sgd", "adam")
+
+
+def build_optimizer(params: list[nn.Parameter], optim_cfg: dict[str, Any]) -> torch.optim.Optimizer:
+    """SGD (momentum, weight decay, optional Nesterov) or Adam, as configured."""
+    name = optim_cfg["name"].lower()
+    lr, wd = float(optim_cfg["lr"]), float(optim_cfg["weight_decay"])
+    if name == "sgd":
+        return torch.optim.SGD(
+            params,
+            lr=lr,
+            momentum=float(optim_cfg["momentum"]),
+            weight_decay=wd,
+            nesterov=bool(optim_cfg["nesterov"]),
+        )
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+    raise ValueError(f"optim.name must be one of {OPTIMIZERS}, got {optim_cfg['name']!r}")
+
+
+def learning_rate(optim_cfg: dict[str, Any], iteration: int) -> float:
+    """Multi-step schedule: lr x gamma^(number of milestones <= iteration)."""
+    milestones = sorted(int(m) for m in optim_cfg.get("milestones") or [])
+    return float(optim_cfg["lr"]) * float(optim_cfg["gamma"]) ** bisect.bisect_right(milestones, iteration)
+
+
+def step_generator(seed: int, iteration: int, rank: int) -> torch.Generator:
+    """The generator for one step's flips and occlusions: a pure function of (seed, iteration, rank)."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + iteration) * 1_009 + rank)
+
+
+class Trainer:
+    """Runs a stage for `train.iterations` steps, writing logs and checkpoints to `run_dir`.
+
+    `validate` (default: the stage's) is any callable returning a dict of numbers or None; it runs
+    every `train.val_every` steps (if > 0) and at the end, on the main process only.
+    """
+
+    def __init__(
+        self,
+        stage: Stage,
+        config: dict[str, Any],
+        run_dir: str | Path,
+        info: distributed.DistInfo | None = None,
+        validate: Callable[[], dict[str, float] | None] | None = None,
+    ) -> None:
+        self.stage, self.config, self.run_dir = stage, config, Path(run_dir)
+        self.info = info or distributed.DistInfo()
+        self.device = stage.device
+        self.train_cfg, self.optim_cfg = config["train"], config["optim"]
+        self.validate = validate if validate is not None else stage.validate
+        self.module = stage.module.to(self.device)
+        self.params = [p for p in self.module.parameters() if p.requires_grad]
+        self.optimizer = build_optimizer(self.params, self.optim_cfg)
+        amp = self.train_cfg.get("amp", "none")
+        if amp not in AMP_MODES:
+            raise ValueError(f"train.amp must be one of {AMP_MODES}, got {amp!r}")
+        if amp == "fp16" and self.device.type != "cuda":
+            raise ValueError("train.amp=fp16 needs CUDA; on the CPU use train.amp=bf16")
+        self.amp = amp
+        self.scaler = torch.amp.GradScaler("cuda") if amp == "fp16" else None
+        self.iteration = 0
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def payload(self) -> dict[str, Any]:
+        """The checkpoint dict (tensors and plain values only)."""
+        config = {k: v for k, v in self.config.items() if not k.startswith("_")}
+        payload = {
+            "format": FORMAT,
+            "stage": self.stage.name,
+            "model_spec": self.stage.model_spec(),
+            "input_size": list(self.stage.frame_size),
+            "state_dict": {k: v.detach().cpu() for k, v in self.module.state_dict().items()},
+            "iteration": self.iteration,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": {"iteration": self.iteration, "lr": learning_rate(self.optim_cfg, self.iteration)},
+            "rng": rng_state(),
+            "sampler": {"batches": self.iteration, "seed": int(self.config["seed"])},
+            "config": config,
+            **self.stage.checkpoint_extra(),
+        }
+        if self.scaler is not None:
+            payload["scaler"] = self.scaler.state_dict()
+        return payload
+
+    def save(self, final: bool = False) -> None:
+        if not self.info.is_main:
+            return
+        payload = self.payload()
+        atomic_save(payload, self.run_dir / LAST_NAME)
+        if final:
+            atomic_save(payload, self.run_dir / FINAL_NAME)
+
+    def restore(self) -> dict[str, Any] | None:
+        """Load RUN_DIR/checkpoints/last.pt into the module and optimiser; returns its RNG state to apply."""
+        path = self.run_dir / LAST_NAME
+        if not path.is_file():
+            raise FileNotFoundError(f"--resume: {path} does not exist; start the run without --resume")
+        payload, _ = load_checkpoint(path, "resume checkpoint")
+        if payload["stage"] != self.stage.name or payload["model_spec"] != self.stage.model_spec():
+            raise ValueError(
+                f"--resume: {path} holds a {payload['stage']} run of another model "
+                f"({payload['model_spec']}); use a new --out directory"
+            )
+        self.module.load_state_dict(payload["state_dict"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        if self.scaler is not None and "scaler" in payload:
+            self.scaler.load_state_dict(payload["scaler"])
+        self.iteration = int(payload["iteration"])
+        log.info("resuming %s at iteration %d", path, self.iteration)
+        return payload["rng"]
+
+    # -- the loop ------------------------------------------------------------------------------
+    def _autocast(self):
+        if self.amp == "none":
+            return nullcontext()
+        dtype = torch.bfloat16 if self.amp == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def _to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
+        return {
+            k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()
+        }
+
+    def step(self, model: nn.Module, batch: dict[str, Any]) -> dict[str, float]:
+        """One optimisation step; returns the logged scalars as floats."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(self.optim_cfg, self.iteration)
+        generator = step_generator(int(self.config["seed"]), self.iteration, self.info.rank)
+        self.optimizer.zero_grad(set_to_none=True)
+        with self._autocast():
+            loss, logs = self.stage.compute(model, batch, generator)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"loss is {loss.item()} at iteration {self.iteration}; lower optim.lr or set optim.grad_clip"
+            )
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+        else:
+            loss.backward()
+        clip = self.optim_cfg.get("grad_clip")
+        if clip:
+            logs["grad_norm"] = torch.nn.utils.clip_grad_norm_(self.params, float(clip))
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.iteration += 1
+        out = {"loss": float(loss.detach())}
+        out.update({k: float(v) for k, v in logs.items()})
+        return out
+
+    def run_validation(self, logger: RunLogger | None) -> dict[str, float] | None:
+        if not self.info.is_main or self.validate is None:
+            return None
+        metrics = self.validate()
+        if metrics and logger is not None:
+            logger.write(self.iteration, "val", metrics)
+            log.info(
+                "iteration %d validation: %s",
+                self.iteration,
+                ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()),
+            )
+        return metrics
+
+    def fit(self, resume: bool = False) -> dict[str, Any]:
+        """Train to `train.iterations`; returns {'iteration', 'train' (last logged means), 'val'}."""
+        total = int(self.train_cfg["iterations"])
+        seed = int(self.config["seed"])
+        saved_rng = self.restore() if resume else None
+        # The loader is created before the RNG state is restored: creating it draws from torch's RNG.
+        batches = training_batches(
+            self.stage.data.train,
+            self.config["data"],
+            seed,
+            start=self.iteration,
+            rank=self.info.rank,
+            world_size=self.info.world_size,
+        )
+        if saved_rng is not None:
+            set_rng_state(saved_rng)
+        model = distributed.wrap(self.module, self.info, self.device)
+        self.module.train()
+        logger = (
+            RunLogger(self.run_dir, bool(self.train_cfg.get("tensorboard", True))) if self.info.is_main else None
+        )
+        if logger is not None and resume:
+            logger.write(self.iteration, "event", {"resumed": True})
+        log_every = max(1, int(self.train_cfg["log_every"]))
+        ckpt_every = int(self.train_cfg["checkpoint_every"])
+        val_every = int(self.train_cfg["val_every"])
+        bar = None
+        if self.info.is_main and self.train_cfg.get("progress", True):
+            from tqdm import tqdm
+
+            bar = tqdm(
+                total=total, initial=self.iteration, desc=self.stage.name, unit="step", dynamic_ncols=True
+            )
+        window: dict[str, float] = {}
+        count, started, last = 0, time.perf_counter(), {}
+        val_metrics = None
+        try:
+            while self.iteration < total:
+                batch = self._to_device(next(batches))
+                values = self.step(model, batch)
+                for k, v in values.items():
+                    window[k] = window.get(k, 0.0) + v
+                count += 1
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{values['loss']:.4f}")
+                if self.iteration % log_every == 0 or self.iteration == total:
+                    means = {k: v / count for k, v in window.items()}
+                    means = distributed.mean_across(means, self.info, self.device)
+                    elapsed = time.perf_counter() - started
+                    means["s_per_step"] = elapsed / count
+                    means["lr"] = learning_rate(self.optim_cfg, self.iteration - 1)
+                    if logger is not None:
+                        logger.write(self.iteration, "train", means)
+                    last, window, count, started = means, {}, 0, time.perf_counter()
+                if ckpt_every > 0 and self.iteration % ckpt_every == 0 and self.iteration < total:
+                    self.save()
+                if val_every > 0 and self.iteration % val_every == 0 and self.iteration < total:
+                    self.run_validation(logger)
+                    distributed.barrier(self.info)
+            self.save(final=True)
+            val_metrics = self.run_validation(logger)
+        finally:
+            if bar is not None:
+                bar.close()
+            if logger is not None:
+                logger.close()
+        if last and not all(math.isfinite(v) for v in last.values()):
+            log.warning("non-finite values in the last training log: %s", last)
+        return {"iteration": self.iteration, "train": last, "val": val_metrics}
