@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,21 @@ DEFAULTS: dict[str, Any] = {
 FREE_FORM = {("model", "encoder_kwargs"), ("occlusion", "kinds")}
 
 
+#: Exponent numbers without a dot ('1e-3'), which YAML 1.1 (PyYAML) reads as strings.
+_EXPONENT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def _numbers(value: Any) -> Any:
+    """Read '1e-3'-style strings as floats, recursively, as YAML 1.2 and Python would."""
+    if isinstance(value, str) and _EXPONENT.match(value):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    return value
+
+
 class ConfigError(ValueError):
     """A config file or override that does not fit the schema."""
 
@@ -185,7 +201,7 @@ def _read_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path in seen:
         raise ConfigError(f"{path}: circular 'base' chain: {' -> '.join(map(str, (*seen, path)))}")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = _numbers(yaml.safe_load(path.read_text()) or {})
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
     if not isinstance(data, dict):
@@ -203,7 +219,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not sep or not key.strip():
         raise ConfigError(f"--set {text!r}: write KEY=VALUE, e.g. --set optim.lr=0.01")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = _numbers(yaml.safe_load(raw)) if raw.strip() else None
     except yaml.YAMLError as err:
         raise ConfigError(f"--set {text!r}: value is not valid YAML: {err}") from None
     return key.strip().split("."), value

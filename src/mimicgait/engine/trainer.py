@@ -222,9 +222,8 @@ class Trainer:
             set_rng_state(saved_rng)
         model = distributed.wrap(self.module, self.info, self.device)
         self.module.train()
-        logger = (
-            RunLogger(self.run_dir, bool(self.train_cfg.get("tensorboard", True))) if self.info.is_main else None
-        )
+        tensorboard = bool(self.train_cfg.get("tensorboard", True))
+        logger = RunLogger(self.run_dir, tensorboard) if self.info.is_main else None
         if logger is not None and resume:
             logger.write(self.iteration, "event", {"resumed": True})
         log_every = max(1, int(self.train_cfg["log_every"]))

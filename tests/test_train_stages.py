@@ -1,0 +1,150 @@
+"""Every training stage end to end on a tiny generated dataset, resume equality, frozen parts, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from test_engine_utils import make_dataset, tiny_config
+
+from mimicgait import cli
+from mimicgait.engine.checkpoint import load_checkpoint, load_for_inference
+from mimicgait.engine.logging import read_log
+from mimicgait.engine.run import train
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A dataset plus trained teacher and VEN runs shared by the tests of this module."""
+    root = tmp_path_factory.mktemp("runs")
+    data = make_dataset(root / "data")
+    train("teacher", tiny_config(), data, root / "teacher")
+    train("ven", tiny_config("data.val_subjects=005-006"), data, root / "ven")
+    return root
+
+
+def _mimic_config(runs, *extra):
+    return tiny_config(f"mimic.teacher={runs / 'teacher'}", f"mimic.ven={runs / 'ven'}", *extra)
+
+
+def _sils():
+    return torch.rand(3, 6, 32, 32).round()
+
+
+def test_teacher_and_ven_runs_write_everything(runs):
+    for stage in ("teacher", "ven"):
+        run = runs / stage
+        assert (run / "model.pt").is_file() and (run / "checkpoints" / "last.pt").is_file()
+        assert (run / "config.yaml").is_file()
+        payload, _ = load_checkpoint(run)
+        assert payload["stage"] == stage and payload["iteration"] == 5
+        assert payload["input_size"] == [32, 32] and payload["sampler"] == {"batches": 5, "seed": 0}
+    records = read_log(runs / "ven")
+    assert [r["iteration"] for r in records if r["split"] == "train"] == [1, 2, 3, 4, 5]
+    val = [r for r in records if r["split"] == "val"]
+    assert len(val) == 1 and 0.0 <= val[0]["type_accuracy"] <= 1.0 and val[0]["amount_mse"] >= 0.0
+    model, meta = load_for_inference(runs / "teacher")
+    assert meta["stage"] == "teacher" and meta["backbone"] == "gaitbase" and meta["input_size"] == [32, 32]
+    assert model.embed(_sils(), torch.tensor([6, 4, 2])).shape == (3, 16, 4)
+    with pytest.raises(ValueError, match="VEN checkpoint"):
+        load_for_inference(runs / "ven")
+
+
+@pytest.mark.parametrize("stage", ["baseline", "occ-aware"])
+def test_occluded_recognition_stages(runs, stage, tmp_path):
+    summary = train(stage, tiny_config(), runs / "data", tmp_path / stage)
+    assert summary["iteration"] == 5 and torch.isfinite(torch.tensor(summary["train"]["loss"]))
+    model, meta = load_for_inference(tmp_path / stage)
+    assert meta["stage"] == stage and model.embed(_sils()).shape == (3, 16, 4)
+    if stage == "occ-aware":
+        assert "occlusion_ce" in summary["train"]
+
+
+def test_mimic_trains_student_only_and_keeps_teacher_frozen(runs, tmp_path):
+    from mimicgait.engine.data import load_data
+    from mimicgait.engine.stages import MimicStage
+    from mimicgait.engine.trainer import Trainer
+
+    config = {**_mimic_config(runs), "_run_dir": str(tmp_path / "mimic")}
+    stage = MimicStage(config, load_data(str(runs / "data"), config["data"]), torch.device("cpu"))
+    names = [n for n, _ in stage.module.named_parameters()]
+    assert names and all(n.startswith(("student.", "mixer.")) for n in names)
+    teacher_before = {k: v.clone() for k, v in stage.module.teacher.state_dict().items()}
+    ven_before = {k: v.clone() for k, v in stage.module.ven.state_dict().items()}
+    Trainer(stage, config, tmp_path / "mimic").fit()
+    assert not stage.module.teacher.training and not stage.module.ven.training
+    for before, module in ((teacher_before, stage.module.teacher), (ven_before, stage.module.ven)):
+        for k, v in module.state_dict().items():  # includes BatchNorm running statistics
+            assert torch.equal(v, before[k]), k
+    payload, _ = load_checkpoint(tmp_path / "mimic")
+    assert all(k.startswith(("student.", "mixer.")) for k in payload["state_dict"])
+    reference = payload["teacher"]["path"]  # relative to the run directory
+    assert not reference.startswith("/") and reference.endswith("teacher/model.pt")
+    assert len(payload["ven"]["sha256"]) == 64
+    guided, meta = load_for_inference(tmp_path / "mimic")
+    student, meta_s = load_for_inference(tmp_path / "mimic", inference="student")
+    assert meta["inference"] == "guided" and meta_s["inference"] == "student"
+    sils = _sils()
+    assert guided.embed(sils).shape == student.embed(sils).shape == (3, 16, 4)
+    assert not torch.allclose(guided.embed(sils), student.embed(sils))
+
+
+def test_mimic_from_teacher_init_without_guidance(runs, tmp_path):
+    config = _mimic_config(runs, "mimic.init=teacher", "mimic.guidance=false", "loss.kd=l2",
+                           "train.iterations=1")
+    train("mimic", config, runs / "data", tmp_path / "m")
+    payload, _ = load_checkpoint(tmp_path / "m")
+    assert "ven" not in payload and not any(k.startswith("mixer.") for k in payload["state_dict"])
+    _, meta = load_for_inference(tmp_path / "m")
+    assert meta["inference"] == "student"
+
+
+def test_resume_is_bit_for_bit(runs, tmp_path):
+    straight = tmp_path / "straight"
+    train("baseline", tiny_config("train.iterations=4", "train.checkpoint_every=0"), runs / "data", straight)
+    split = tmp_path / "split"
+    train("baseline", tiny_config("train.iterations=2"), runs / "data", split)
+    train("baseline", tiny_config("train.iterations=4"), runs / "data", split, resume=True)
+    a, _ = load_checkpoint(straight)
+    b, _ = load_checkpoint(split)
+    assert a["iteration"] == b["iteration"] == 4
+    for k, v in a["state_dict"].items():
+        assert torch.equal(v, b["state_dict"][k]), k
+    momentum_a = [s["momentum_buffer"] for s in a["optimizer"]["state"].values()]
+    momentum_b = [s["momentum_buffer"] for s in b["optimizer"]["state"].values()]
+    assert all(torch.equal(x, y) for x, y in zip(momentum_a, momentum_b, strict=True))
+
+
+def test_bad_inputs_fail_before_the_first_step(runs, tmp_path):
+    data = runs / "data"
+    with pytest.raises(ValueError, match="must match the teacher's architecture"):
+        train("mimic", _mimic_config(runs, "model.encoder_kwargs={channels: [4, 8, 8, 8], parts: 4, "
+                                     "out_channels: 16}"), data, tmp_path / "a")
+    with pytest.raises(ValueError, match="must match the teacher's architecture"):
+        train("mimic", _mimic_config(runs, "data.input_size=[32, 22]"), data, tmp_path / "b")
+    with pytest.raises(ValueError, match="occlusion classes"):
+        train("mimic", _mimic_config(runs, "occlusion.kinds={top: 0.3, middle: 0.3}"), data, tmp_path / "c")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        train("mimic", _mimic_config(runs, f"mimic.ven={tmp_path / 'nowhere'}"), data, tmp_path / "d")
+    with pytest.raises(ValueError, match="only 6 of 6 subjects|a batch needs 8 subjects"):
+        train("teacher", tiny_config("data.ids_per_batch=8"), data, tmp_path / "e")
+    with pytest.raises(ValueError, match="a batch needs 4 subjects with 9 sequences"):
+        train("teacher", tiny_config("data.seqs_per_id=9"), data, tmp_path / "f")
+    for name in "abcdef":
+        assert not (tmp_path / name / "checkpoints").exists()
+    with pytest.raises(ValueError, match="already holds a run"):
+        train("teacher", tiny_config(), data, runs / "teacher")
+
+
+def test_cli_train_and_its_errors(runs, tmp_path, capsys):
+    out = tmp_path / "cli"
+    code = cli.main(["train", "teacher", "--config", "tiny", "--data", str(runs / "data"), "--out", str(out),
+                     "--set", "train.iterations=2", "--set", "train.progress=false"])
+    assert code == 0 and json.loads(capsys.readouterr().out.strip().splitlines()[-1])["iteration"] == 2
+    code = cli.main(["train", "teacher", "--config", "tiny", "--data", str(runs / "data"), "--out", str(out),
+                     "--set", "train.iterations=3", "--set", "train.progress=false", "--resume"])
+    assert code == 0 and load_checkpoint(out)[0]["iteration"] == 3
+    code = cli.main(["train", "teacher", "--config", "tiny", "--data", str(runs / "data"), "--out",
+                     str(tmp_path / "x"), "--set", "optim.milestone=[1]"])
+    assert code == 2 and "did you mean 'milestones'" in capsys.readouterr().err
