@@ -98,3 +98,11 @@ def test_recognizer_with_bnneck_head():
     assert out["logits"].abs().max() <= 16.0 + 1e-4  # cosine logits times the scale
     assert GaitRecognizer(enc)(batch(2, 3))["logits"] is None
     torch.testing.assert_close(model.eval().embed(batch()), enc(batch()))
+
+
+def test_models_command_lists_every_encoder(capsys):
+    from mimicgait.cli import main
+
+    assert main(["models", "--no-flops"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in list_encoders()) and "6.99M" in out
