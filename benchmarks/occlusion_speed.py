@@ -7,7 +7,7 @@ implementation of the same operations (cv2.resize INTER_LINEAR + cv2.threshold p
 top/bottom/changing, cv2.rectangle per frame for middle/patch/pole) timed in the same run on the
 same draws. Also checks that the two agree pixel for pixel (no resize ties exist at H = 64).
 
-    .venv/bin/python benchmarks/occlusion_speed.py [--sequences 192] [--batch 64] [--repeats 3] [--threads 1]
+    .venv/bin/python benchmarks/occlusion_speed.py [--sequences 192] [--batch 16] [--repeats 3] [--threads 1]
 
 All three run single-threaded by default: the per-frame and per-sequence forms cannot use more
 threads, and on a busy 2-core machine torch's thread pool only adds waiting.
@@ -74,20 +74,22 @@ def opencv_per_frame(frames: np.ndarray, occ: Occlusion) -> np.ndarray:
     return out
 
 
-def best_rate(fn, count: int, repeats: int) -> float:
-    """Sequences per second of the fastest of `repeats` runs of fn() (which handles `count`)."""
-    best = float("inf")
+def best_rates(runs: dict, count: int, repeats: int) -> dict[str, float]:
+    """Sequences/s of the fastest of `repeats` rounds of each run; rounds interleave the runs so a
+    busy machine's changing load hits every implementation alike."""
+    best = dict.fromkeys(runs, float("inf"))
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return count / best
+        for name, fn in runs.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return {name: count / seconds for name, seconds in best.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sequences", type=int, default=192, help="sequences per timed pass")
-    parser.add_argument("--batch", type=int, default=64, help="sequences per torch batch")
+    parser.add_argument("--batch", type=int, default=16, help="sequences per torch batch")
     parser.add_argument("--repeats", type=int, default=5, help="timed passes; the best is kept")
     parser.add_argument("--threads", type=int, default=1, help="torch and OpenCV threads (default 1)")
     args = parser.parse_args()
@@ -102,20 +104,16 @@ def main() -> None:
     ours = [occlude(x, o) for x, o in zip(data, draws, strict=True)]
     agree = sum(np.array_equal(a, b) for a, b in zip(reference, ours, strict=True))
 
-    rate_cv = best_rate(
-        lambda: [opencv_per_frame(x, o) for x, o in zip(data, draws, strict=True)],
-        args.sequences,
-        args.repeats,
-    )
+    def opencv() -> None:
+        for x, o in zip(data, draws, strict=True):
+            opencv_per_frame(x, o)
 
     def numpy_policy() -> None:
         rng = np.random.default_rng(0)
         for x in data:
             policy(x, rng)
 
-    rate_np = best_rate(numpy_policy, args.sequences, args.repeats)
-
-    def torch_rate(device: str, dtype: torch.dtype) -> float:
+    def torch_batched(device: str, dtype: torch.dtype):
         batches = [
             torch.from_numpy(data[i : i + args.batch]).to(device=device, dtype=dtype)
             for i in range(0, args.sequences, args.batch)
@@ -130,7 +128,18 @@ def main() -> None:
             sync()
 
         run()  # warm-up
-        return best_rate(run, args.sequences, args.repeats)
+        return run
+
+    runs = {
+        "opencv": opencv,
+        "numpy": numpy_policy,
+        "torch_cpu_uint8": torch_batched("cpu", torch.uint8),
+        "torch_cpu_float32": torch_batched("cpu", torch.float32),
+    }
+    if torch.cuda.is_available():
+        runs["torch_cuda_float32"] = torch_batched("cuda", torch.float32)
+    rates = best_rates(runs, args.sequences, args.repeats)
+    rate_cv = rates["opencv"]
 
     result = {
         "benchmark": "occlusion_speed",
@@ -138,9 +147,9 @@ def main() -> None:
         "sequences": args.sequences,
         "kinds": list(policy.classes[1:]),
         "opencv_per_frame_seq_per_s": round(rate_cv, 1),
-        "numpy_policy_seq_per_s": round(rate_np, 1),
-        "torch_batched_cpu_uint8_seq_per_s": round(torch_rate("cpu", torch.uint8), 1),
-        "torch_batched_cpu_float32_seq_per_s": round(torch_rate("cpu", torch.float32), 1),
+        "numpy_policy_seq_per_s": round(rates["numpy"], 1),
+        "torch_batched_cpu_uint8_seq_per_s": round(rates["torch_cpu_uint8"], 1),
+        "torch_batched_cpu_float32_seq_per_s": round(rates["torch_cpu_float32"], 1),
         "torch_batch_size": args.batch,
         "outputs_equal_to_opencv": f"{agree}/{args.sequences}",
         "torch_threads": torch.get_num_threads(),
@@ -151,7 +160,7 @@ def main() -> None:
     result["speedup_numpy_vs_opencv"] = round(result["numpy_policy_seq_per_s"] / rate_cv, 2)
     result["speedup_torch_cpu_vs_opencv"] = round(result["torch_batched_cpu_uint8_seq_per_s"] / rate_cv, 2)
     if torch.cuda.is_available():
-        result["torch_batched_cuda_float32_seq_per_s"] = round(torch_rate("cuda", torch.float32), 1)
+        result["torch_batched_cuda_float32_seq_per_s"] = round(rates["torch_cuda_float32"], 1)
         result["cuda_device"] = torch.cuda.get_device_name()
     print(json.dumps(result))
 

@@ -193,8 +193,8 @@ def occlude(frames: np.ndarray, occ: Occlusion) -> np.ndarray:
         _resize_kept(frames[:half], crop, first_top, out[:half])
         _resize_kept(frames[half:], crop, not first_top, out[half:])
         return out
-    out = frames.copy()
     if occ.kind == "middle":
+        out = frames.copy()
         band = _span(occ.amount, height)
         start = (height - band) // 2
         out[:, start : start + band] = 0
@@ -203,10 +203,13 @@ def occlude(frames: np.ndarray, occ: Occlusion) -> np.ndarray:
         top, span = height - _span(occ.amount, height), _span(occ.width, width)
     else:  # pole
         top, span = 0, _span(occ.amount, width)
-    keep = (~_moving_columns(length, width, span, occ.speed, occ.reverse)).astype(out.dtype)  # [T, W]
-    region = out[:, top:]  # a view: [T, H - top, W]
-    # Multiplying by a tiled (contiguous) mask is ~10x faster than boolean-mask assignment here.
-    region *= np.tile(keep, (1, height - top)).reshape(region.shape)
+    keep = (~_moving_columns(length, width, span, occ.speed, occ.reverse)).astype(frames.dtype)  # [T, W]
+    out = np.empty_like(frames, order="C")
+    out[:, :top] = frames[:, :top]
+    # Multiplying by a tiled (contiguous) mask is ~10x faster than boolean-mask assignment here,
+    # and writing the product straight into `out` saves a copy of the covered rows.
+    tiled = np.tile(keep, (1, height - top)).reshape(length, height - top, width)  # [T, H - top, W]
+    np.multiply(frames[:, top:], tiled, out=out[:, top:])
     return out
 
 
