@@ -7,7 +7,7 @@ implementation of the same operations (cv2.resize INTER_LINEAR + cv2.threshold p
 top/bottom/changing, cv2.rectangle per frame for middle/patch/pole) timed in the same run on the
 same draws. Also checks that the two agree pixel for pixel (no resize ties exist at H = 64).
 
-    .venv/bin/python benchmarks/occlusion_speed.py [--sequences 192] [--batch 16] [--repeats 3] [--threads 1]
+    .venv/bin/python benchmarks/occlusion_speed.py [--sequences 192] [--batch 16] [--repeats 5] [--threads 1]
 
 All three run single-threaded by default: the per-frame and per-sequence forms cannot use more
 threads, and on a busy 2-core machine torch's thread pool only adds waiting.
