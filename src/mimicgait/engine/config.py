@@ -58,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
         "mickd_margin": 0.05,
         "mickd_positives": "all",  # 'all' or 'student-teacher'
         "amount_weight": 10.0,  # VEN: weight of the amount MSE next to the type cross-entropy
+        "mimic_ce_weight": 0.0,  # mimic: weight of a BNNeck cross-entropy on the student (ablation; paper: 0)
     },
     "optim": {
         "name": "sgd",  # 'sgd' or 'adam'
@@ -96,10 +97,29 @@ DEFAULTS: dict[str, Any] = {
         "batch_size": 8,
         "max_frames": None,
     },
+    "pipeline": {  # `mimicgait pipeline`: see mimicgait.pipeline and docs/pipeline.md
+        "stages": ["teacher", "ven", "baseline", "mimic"],  # trained in this order
+        "overrides": {},  # free-form: stage -> {dotted key: value}, e.g. {ven: {optim.lr: 1.0e-4}}
+        "variants": {},  # free-form: name -> {stage: STAGE, set: {dotted key: value}}
+        "eval": {
+            "subjects": None,  # e.g. "063-074"; None: pipeline.eval.split, else data.val_subjects
+            "split": None,  # a partition split ('test', 'train') instead of subjects
+            "occlusion": "top,bottom",
+            "seed": 0,
+            "metric": "euc",
+            "batch_size": 8,
+            "max_frames": None,
+        },
+    },
 }
 
 #: Paths of maps whose keys are not checked here.
-FREE_FORM = {("model", "encoder_kwargs"), ("occlusion", "kinds")}
+FREE_FORM = {
+    ("model", "encoder_kwargs"),
+    ("occlusion", "kinds"),
+    ("pipeline", "overrides"),  # checked by mimicgait.pipeline against this schema
+    ("pipeline", "variants"),
+}
 
 
 #: Exponent numbers without a dot ('1e-3'), which YAML 1.1 (PyYAML) reads as strings.

@@ -1,0 +1,424 @@
+"""The whole experiment in one call: train every stage, evaluate every model, compare them.
+
+`run_pipeline(config, data_dir, run_dir)` trains the stages of `pipeline.stages` (teacher, VEN,
+Baseline-2, mimic; occ-aware if listed) and then the variants of `pipeline.variants` (ablations:
+another stage run with a few settings changed), each into `RUN_DIR/<name>/`. A job whose
+`model.pt` exists is skipped; one with only `checkpoints/last.pt` is resumed, so rerunning an
+interrupted pipeline continues where it stopped. The mimic jobs get `mimic.teacher` and
+`mimic.ven` pointed at `RUN_DIR/teacher` and `RUN_DIR/ven` (a variant may name another job).
+
+A job's config is, in order: the config file, `pipeline.overrides[<stage>]`, the caller's
+`--set` overrides, the variant's `set`, then the paths above. Overrides are dotted keys checked
+against the schema of `mimicgait.engine.config`.
+
+Evaluation then scores, on the held-out subjects and with seeded occlusions: the teacher on
+holistic data, Baseline-1 (the teacher) / Baseline-2 / mimic (guided and bare student) under
+occlusion with occluded and with holistic gallery, the mimic on holistic data (how much holistic
+accuracy it keeps) and every variant under the paper's protocol. Reports are cached next to the
+run: `RUN_DIR/reports/<name>.json` is reused while its settings match and it is newer than the
+model it scores. `RUN_DIR/summary.md` holds the comparison tables with RP = occluded Rank-1 /
+the teacher's holistic Rank-1.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mimicgait.engine.checkpoint import FINAL_NAME, LAST_NAME
+from mimicgait.engine.config import ConfigError, apply_overrides, check, merge, save_config
+
+log = logging.getLogger(__name__)
+
+STAGE_ORDER = ("teacher", "ven", "baseline", "occ-aware", "mimic")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+#: Column labels of the jobs the paper names.
+LABELS = {"teacher": "Baseline-1", "baseline": "Baseline-2", "occ-aware": "Occ-Aware", "mimic": "Mimic"}
+
+
+@dataclass
+class Job:
+    """One training run of the pipeline: `RUN_DIR/<name>/` trained as `stage` with `settings` on top."""
+
+    name: str
+    stage: str
+    settings: dict[str, Any] = field(default_factory=dict)  # nested partial config (the variant's `set`)
+
+    @property
+    def variant(self) -> bool:
+        return self.name != self.stage
+
+
+@dataclass
+class Evaluation:
+    """One report: which job's model, in which inference mode, under which occlusion."""
+
+    name: str
+    job: str
+    label: str
+    occluded: bool
+    gallery: str = "same"  # 'same': gallery occluded too (the paper); 'none': holistic gallery
+    inference: str | None = None  # mimic: 'guided' or 'student'
+
+
+def expand(settings: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
+    """{'optim.lr': 0.1, 'train': {'iterations': 5}} -> nested dict, checked against the schema."""
+    if settings is None:
+        return {}
+    if not isinstance(settings, Mapping):
+        raise ConfigError(f"{where} must map setting names to values, e.g. {{optim.lr: 1.0e-4}}")
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        nested: Any = expand(value, where) if isinstance(value, Mapping) and "." not in str(key) else value
+        for part in reversed(str(key).split(".")):
+            nested = {part: nested}
+        out = merge(out, nested)
+    check(out, where=where)
+    return out
+
+
+def plan(config: Mapping[str, Any]) -> list[Job]:
+    """The jobs of `pipeline.stages` then `pipeline.variants`, in training order."""
+    pipe = config["pipeline"]
+    stages = list(pipe.get("stages") or [])
+    for stage in stages:
+        if stage not in STAGE_ORDER:
+            raise ConfigError(
+                f"pipeline.stages: unknown stage {stage!r}; choose from {', '.join(STAGE_ORDER)}"
+            )
+    if len(set(stages)) != len(stages):
+        raise ConfigError(f"pipeline.stages lists a stage twice: {stages}")
+    jobs = [Job(s, s) for s in sorted(stages, key=STAGE_ORDER.index)]
+    for name, spec in (pipe.get("variants") or {}).items():
+        where = f"pipeline.variants.{name}"
+        if not _NAME.match(str(name)) or name in STAGE_ORDER or name in ("reports", "plots"):
+            raise ConfigError(
+                f"{where}: the name must be a plain directory name other than a stage, 'reports' or 'plots'"
+            )
+        if not isinstance(spec, Mapping) or spec.get("stage") not in STAGE_ORDER:
+            raise ConfigError(f"{where}: give stage (one of {', '.join(STAGE_ORDER)}) and set, e.g. "
+                              "{stage: mimic, set: {loss.kd: l2}}")
+        unknown = set(spec) - {"stage", "set"}
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; a variant has stage and set")
+        jobs.append(Job(str(name), spec["stage"], expand(spec.get("set"), f"{where}.set")))
+    return jobs
+
+
+def job_config(
+    config: dict[str, Any], job: Job, run_dir: Path, overrides: Sequence[str] = (), names: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The config `job` trains with (see the module docstring for the order)."""
+    per_stage = (config["pipeline"].get("overrides") or {})
+    unknown = set(per_stage) - set(STAGE_ORDER)
+    if unknown:
+        raise ConfigError(
+            f"pipeline.overrides: unknown stage(s) {sorted(unknown)}; use {', '.join(STAGE_ORDER)}"
+        )
+    cfg = merge(config, expand(per_stage.get(job.stage), f"pipeline.overrides.{job.stage}"))
+    cfg = apply_overrides(cfg, overrides)
+    cfg = merge(cfg, job.settings)
+    if job.stage == "mimic":
+        for key in ("teacher", "ven"):
+            given = (job.settings.get("mimic") or {}).get(key)
+            if given is None:
+                cfg["mimic"][key] = str(run_dir / key)
+            elif given in names:  # another job of this pipeline
+                cfg["mimic"][key] = str(run_dir / given)
+    return cfg
+
+
+# -- training ------------------------------------------------------------------------------------
+def train_jobs(
+    config: dict[str, Any], data_dir: str | Path, run_dir: Path, overrides: Sequence[str] = ()
+) -> dict[str, str]:
+    """Train every job that has no model.pt yet; returns {job: 'trained' | 'resumed' | 'skipped'}."""
+    from mimicgait.engine.run import train
+
+    jobs = plan(config)
+    names = [j.name for j in jobs]
+    status = {}
+    for i, job in enumerate(jobs, 1):
+        out = run_dir / job.name
+        if (out / FINAL_NAME).is_file():
+            log.info("[%d/%d] %s: %s exists, skipping", i, len(jobs), job.name, out / FINAL_NAME)
+            status[job.name] = "skipped"
+            continue
+        resume = (out / LAST_NAME).is_file()
+        log.info("[%d/%d] %s: %s stage%s -> %s", i, len(jobs), job.name, job.stage,
+                 " (resuming)" if resume else "", out)
+        train(job.stage, job_config(config, job, run_dir, overrides, names), data_dir, out, resume=resume)
+        status[job.name] = "resumed" if resume else "trained"
+    return status
+
+
+# -- evaluation ----------------------------------------------------------------------------------
+def evaluations(config: Mapping[str, Any], run_dir: Path) -> list[Evaluation]:
+    """The reports this pipeline produces, given which jobs it has."""
+    jobs = plan(config)
+    names = {j.name for j in jobs}
+    out: list[Evaluation] = []
+    if "teacher" in names:
+        out.append(Evaluation("teacher-holistic", "teacher", "Teacher (holistic)", occluded=False))
+    for job in ("teacher", "baseline", "occ-aware"):
+        if job in names:
+            out += [
+                Evaluation(_report_name(job), job, LABELS[job], occluded=True),
+                Evaluation(f"{_report_name(job)}-holistic-gallery", job, LABELS[job], True, "none"),
+            ]
+    if "mimic" in names:
+        mimic_job = next(j for j in jobs if j.name == "mimic")
+        guided = bool(job_config(dict(config), mimic_job, run_dir)["mimic"]["guidance"])
+        modes = (["guided"] if guided else []) + ["student"]
+        for mode in modes:
+            stem, label = ("mimic", "Mimic") if mode == "guided" else ("mimic-student", "Mimic (student)")
+            out += [
+                Evaluation(stem, "mimic", label, True, "same", mode),
+                Evaluation(f"{stem}-holistic-gallery", "mimic", label, True, "none", mode),
+            ]
+        out.append(Evaluation("mimic-holistic", "mimic", "Mimic (holistic)", False, "same", modes[0]))
+    for job in jobs:
+        if job.variant and job.stage != "ven":
+            out.append(Evaluation(job.name, job.name, job.name, occluded=True))
+    return out
+
+
+def _report_name(job: str) -> str:
+    return {"teacher": "baseline1", "baseline": "baseline2"}.get(job, job)
+
+
+def eval_subjects(config: Mapping[str, Any], source) -> list[str]:
+    """Subjects to evaluate on: pipeline.eval.subjects, else its split, else data.val_subjects."""
+    from mimicgait.data.partition import split_subjects
+    from mimicgait.engine.data import subject_list
+
+    ev = config["pipeline"]["eval"]
+    if ev.get("subjects"):
+        return subject_list(ev["subjects"]) or []
+    if ev.get("split"):
+        if source.partition is None:
+            raise ValueError(f"pipeline.eval.split={ev['split']!r} but {source.root} has no partition file; "
+                             "set pipeline.eval.subjects instead")
+        return split_subjects(source.partition, ev["split"], source.subjects())
+    val = subject_list(config["data"].get("val_subjects"))
+    if not val:
+        raise ValueError(
+            "the pipeline has no subjects to evaluate on: set data.val_subjects (held out of training), "
+            "pipeline.eval.subjects or pipeline.eval.split in the config"
+        )
+    return val
+
+
+def _settings(config: Mapping[str, Any], item: Evaluation, subjects: Sequence[str]) -> dict[str, Any]:
+    ev = config["pipeline"]["eval"]
+    return {
+        "protocol": config["val"]["protocol"],
+        "occlusion": ev["occlusion"] if item.occluded else "none",
+        "gallery": item.gallery if item.occluded else "none",
+        "seed": int(ev["seed"]),
+        "metric": ev["metric"],
+        "inference": item.inference,
+        "max_frames": ev.get("max_frames"),
+        "subjects": list(subjects),
+    }
+
+
+def _cached(path: Path, checkpoint: Path, settings: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The report at `path` if it was made with these settings after `checkpoint` was written."""
+    from mimicgait.eval.report import load_report
+
+    if not path.is_file() or path.stat().st_mtime < checkpoint.stat().st_mtime:
+        return None
+    try:
+        report = load_report(path)
+    except ValueError:
+        return None
+    return report if (report.get("pipeline") or {}).get("settings") == settings else None
+
+
+def evaluate_jobs(
+    config: dict[str, Any], data_dir: str | Path, run_dir: Path, progress: bool = True
+) -> dict[str, dict[str, Any]]:
+    """Write every report of `evaluations` to RUN_DIR/reports (reusing up-to-date ones); returns them."""
+    from mimicgait.data.sources import open_source
+    from mimicgait.data.store import SequenceStore
+    from mimicgait.engine.checkpoint import load_for_inference, resolve_checkpoint
+    from mimicgait.eval.evaluate import check_input_size, evaluate
+    from mimicgait.eval.protocols import build_protocol
+    from mimicgait.eval.report import write_report
+
+    ev = config["pipeline"]["eval"]
+    source = open_source(data_dir, partition=config["data"].get("partition"))
+    subjects = eval_subjects(config, source)
+    store = None
+    protocol = build_protocol(config["val"]["protocol"])
+    reports: dict[str, dict[str, Any]] = {}
+    for item in evaluations(config, run_dir):
+        checkpoint = resolve_checkpoint(run_dir / item.job, f"pipeline job {item.job}")
+        settings = _settings(config, item, subjects)
+        path = run_dir / "reports" / f"{item.name}.json"
+        report = _cached(path, checkpoint, settings)
+        if report is not None:
+            log.info("report %s is up to date", path)
+            reports[item.name] = report
+            continue
+        if store is None:
+            store = SequenceStore.from_source(source, subjects=subjects, packed=True, min_frames=1)
+            log.info("evaluating on %s", store)
+        model, meta = load_for_inference(checkpoint, inference=item.inference)
+        check_input_size(meta.get("input_size"), store.frame_size, str(checkpoint))
+        log.info("evaluating %s (%s)", item.name, item.label)
+        report = evaluate(
+            model.embed, store, protocol,
+            occlusion=settings["occlusion"], gallery_occlusion=item.gallery,
+            seed=settings["seed"], metric=settings["metric"], batch_size=int(ev["batch_size"]),
+            max_frames=settings["max_frames"], progress=progress,
+        )
+        report = {
+            "label": item.label,
+            "checkpoint": str(checkpoint),
+            "data": str(data_dir),
+            "subjects": sorted(set(store.subjects.tolist())),
+            "meta": {
+                "stage": meta.get("stage"),
+                "backbone": meta.get("backbone"),
+                "inference": meta.get("inference"),
+                "input_size": list(store.frame_size),
+            },
+            **report,
+            "pipeline": {"name": item.name, "job": item.job, "settings": settings},
+        }
+        write_report(report, path)
+        reports[item.name] = report
+    return reports
+
+
+# -- summary -------------------------------------------------------------------------------------
+def _rank1_keys(reports: Sequence[Mapping[str, Any]]) -> list[str]:
+    keys: list[str] = []
+    for r in reports:
+        keys += [k for k in r["metrics"] if k.startswith("rank1") and k not in keys]
+    return keys
+
+
+def _table(rows: Sequence[tuple[str, Mapping[str, Any]]], holistic: Mapping[str, Any] | None,
+           ratio_name: str = "RP") -> str:
+    """Markdown: Rank-1 per probe group, then the ratio of each to the holistic teacher's."""
+    from mimicgait.eval.report import fmt, markdown_table
+
+    keys = _rank1_keys([r for _, r in rows])
+    header = ["method"] + keys + ([f"{ratio_name} {k}" for k in keys] if holistic else [])
+    body = []
+    for label, report in rows:
+        line = [label] + [fmt(report["metrics"].get(k)) for k in keys]
+        if holistic:
+            for k in keys:
+                value, base = report["metrics"].get(k), holistic["metrics"].get(k)
+                line.append(fmt(value / base if value is not None and base else None))
+        body.append(line)
+    return markdown_table(header, body)
+
+
+def summarise(config: Mapping[str, Any], reports: Mapping[str, Mapping[str, Any]], run_dir: Path,
+              data_dir: str | Path) -> str:
+    """The Markdown comparison of every report (what summary.md holds)."""
+    from mimicgait.eval.compare import compare_markdown
+
+    ev = config["pipeline"]["eval"]
+    items = {e.name: e for e in evaluations(config, run_dir)}
+    teacher = reports.get("teacher-holistic")
+    any_report = next(iter(reports.values()))
+    subjects = any_report.get("subjects") or []
+    span = f"{subjects[0]}-{subjects[-1]}" if subjects else "?"
+    parts = [
+        f"# MimicGait pipeline: {run_dir}",
+        "",
+        f"Data {data_dir}, {len(subjects)} evaluation subjects ({span}), protocol {any_report['protocol']}, "
+        f"occlusion {ev['occlusion']} (seed {ev['seed']}), metric {ev['metric']}. Rank-1 in %; "
+        "RP = occluded Rank-1 / the teacher's holistic Rank-1.",
+    ]
+    paper = _select(reports, items, "same")
+    parts += ["", "## Occluded probes and occluded gallery (the paper's protocol)", "",
+              _table(paper, teacher)]
+    hol_gal = _select(reports, items, "none")
+    if hol_gal:
+        parts += ["", "## Occluded probes, holistic gallery", "", _table(hol_gal, teacher)]
+    if teacher is not None and "mimic-holistic" in reports:
+        kept = [(items["teacher-holistic"].label, teacher), ("Mimic (holistic)", reports["mimic-holistic"])]
+        parts += ["", "## Holistic input: how much of the teacher's accuracy the mimic network keeps", "",
+                  _table(kept, teacher, "retention")]
+    columns = [(name, dict(r)) for name, r in reports.items() if name != "teacher-holistic"]
+    if columns:
+        parts += ["", "## Every metric (as `mimicgait compare`)", "",
+                  compare_markdown(columns, [("teacher", dict(teacher))] if teacher is not None else [])]
+    return "\n".join(parts) + "\n"
+
+
+def _select(
+    reports: Mapping[str, Mapping[str, Any]], items: Mapping[str, Evaluation], gallery: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """(label, report) of the occluded reports with this gallery setting; the holistic teacher
+    first for the paper's setting (gallery occluded too)."""
+    chosen = [(items[n].label, dict(r)) for n, r in reports.items()
+              if items[n].occluded and items[n].gallery == gallery]
+    if gallery == "same" and "teacher-holistic" in reports:
+        chosen.insert(0, (items["teacher-holistic"].label, dict(reports["teacher-holistic"])))
+    return chosen
+
+
+def plot_reports(
+    reports: Mapping[str, Mapping[str, Any]], config: Mapping[str, Any], run_dir: Path
+) -> list[Path]:
+    """CMC and per-kind figures for both gallery settings, per-view maps of teacher and mimic."""
+    from mimicgait.eval.plots import plot_cmc, plot_per_kind, plot_view_tables
+
+    items = {e.name: e for e in evaluations(config, run_dir)}
+    plots = run_dir / "plots"
+    written: list[Path] = []
+    for gallery, sub in (("same", plots), ("none", plots / "holistic-gallery")):
+        chosen = _select(reports, items, gallery)
+        if chosen:
+            written += plot_cmc(chosen, sub) + plot_per_kind(chosen, sub)
+    for name in ("teacher-holistic", "mimic"):
+        if name in reports:
+            written += plot_view_tables(dict(reports[name]), plots / name)
+    return written
+
+
+# -- the whole run ---------------------------------------------------------------------------------
+def run_pipeline(
+    config: dict[str, Any],
+    data_dir: str | Path,
+    run_dir: str | Path,
+    overrides: Sequence[str] = (),
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Train, evaluate, compare. `config` is `load_config(file)` without the overrides, which are given
+    separately so that they apply after `pipeline.overrides`. `progress` (if not None) turns every
+    stage's and evaluation's progress bar on or off. Returns {'jobs': status, 'reports': paths,
+    'summary': Markdown}."""
+    run_dir = Path(run_dir)
+    config = copy.deepcopy(config)
+    if progress is not None:
+        config["train"]["progress"] = bool(progress)
+    resolved = apply_overrides(config, overrides)
+    plan(resolved)  # refuse a bad pipeline section before any training
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(resolved, run_dir / "pipeline.yaml")
+    status = train_jobs(config, data_dir, run_dir, overrides)
+    show = bool(resolved["train"].get("progress", True)) if progress is None else progress
+    reports = evaluate_jobs(resolved, data_dir, run_dir, progress=show)
+    summary = summarise(resolved, reports, run_dir, data_dir)
+    (run_dir / "summary.md").write_text(summary)
+    plot_reports(reports, resolved, run_dir)
+    return {
+        "jobs": status,
+        "reports": {name: str(run_dir / "reports" / f"{name}.json") for name in reports},
+        "summary": summary,
+    }
