@@ -53,6 +53,7 @@ CONDITIONS: tuple[str, ...] = tuple(
 
 _RENDER_SCALE = 2  # rasterise at twice the output height, then pretreat down
 _WIDTH_RATIO = 1.0  # rendered width / height: room for a full stride and swinging arms
+_MISS = 1e8  # penalty scale pushing a missed piece's interval bounds apart
 
 
 def project(a: np.ndarray, b: np.ndarray, view_deg: float) -> tuple[np.ndarray, np.ndarray]:
@@ -77,19 +78,22 @@ def _row_intervals(a: torch.Tensor, b: torch.Tensor, r: torch.Tensor, y: torch.T
     """Where each row crosses each 2D stadium.
 
     a, b: [N, K, 2] segment ends; r: [K]; y: [N, R] row heights. Returns left and right x bounds
-    [N, K, R], NaN where the row misses the part. The stadium is the union of its two end disks
-    and the rectangle swept between them; NaN marks a piece the row misses, and fmin / fmax skip
-    NaN, so the union needs no branches (torch.where is slow on CPU).
+    [N, K, R]; left > right where the row misses the part. The stadium is the union of its two
+    end disks and the rectangle swept between them. A piece the row misses gets its bounds pushed
+    far apart the wrong way (by a penalty proportional to how far it misses), so the union is a
+    plain min / max without branches (torch.where is slow on CPU, and so is sqrt of numbers <= 0).
     """
     ax, ay = a[..., 0:1], a[..., 1:2]  # [N, K, 1]
     bx, by = b[..., 0:1], b[..., 1:2]
     rr = r[None, :, None]  # [1, K, 1]
     yy = y[:, None, :]  # [N, 1, R]
-    # End disks: sqrt of a negative number (row above or below the disk) is NaN.
-    sa = (rr * rr - (yy - ay) ** 2).sqrt()  # [N, K, R]
-    sb = (rr * rr - (yy - by) ** 2).sqrt()
-    left = torch.fmin(ax - sa, bx - sb)
-    right = torch.fmax(ax + sa, bx + sb)
+    # End disks: half-chord sqrt(r^2 - dy^2) where the row crosses the disk.
+    ha = rr * rr - (yy - ay) ** 2  # [N, K, R]
+    hb = rr * rr - (yy - by) ** 2
+    sa = ha.abs().add_(1e-12).sqrt_() + ha.clamp_max(0).mul_(_MISS)
+    sb = hb.abs().add_(1e-12).sqrt_() + hb.clamp_max(0).mul_(_MISS)
+    left = torch.minimum(ax - sa, bx - sb)
+    right = torch.maximum(ax + sa, bx + sb)
     # Swept rectangle: 0 <= (p - a).u <= L and |(p - a).n| <= r, both linear in x along the row.
     # A tiny x offset keeps the direction defined for zero-length segments (spheres), and tiny
     # slopes stand in for zero ones: a row then maps to a huge interval or to a far-away one.
@@ -102,9 +106,9 @@ def _row_intervals(a: torch.Tensor, b: torch.Tensor, r: torch.Tensor, y: torch.T
     l1, r1 = _slab(rel * uy - ax * ux_safe, ux_safe, 0.0, length)
     l2, r2 = _slab(rel * ux + ax * uy_safe, -uy_safe, -rr, rr)
     rl, rrt = torch.maximum(l1, l2), torch.minimum(r1, r2)
-    gap = (rrt - rl).sqrt() * 0.0  # 0 where the rectangle meets the row, NaN where it misses
-    left = torch.fmin(left, rl + gap)
-    right = torch.fmax(right, rrt + gap)
+    miss = (rrt - rl).clamp_max_(0).mul_(_MISS)  # 0 where the rectangle meets the row, else << 0
+    left = torch.minimum(left, rl - miss)
+    right = torch.maximum(right, rrt + miss)
     return left, right
 
 
@@ -133,7 +137,7 @@ def rasterise_capsules(
     scale_px = px[:, None, None]
     jl = torch.ceil((left - scale_x0) / scale_px - 0.5).clamp(0, cols)
     jr = torch.floor((right - scale_x0) / scale_px - 0.5).clamp(-1, cols - 1)
-    valid = jl <= jr  # False for NaN bounds (rows that miss the part)
+    valid = jl <= jr  # False where the row misses the part
     # Difference array over [N, R, cols + 1]: +1 where a run starts, -1 just after it ends.
     row_base = (torch.arange(n)[:, None, None] * rows + torch.arange(rows)[None, None, :]) * (cols + 1)
     starts = (row_base + jl.long())[valid]

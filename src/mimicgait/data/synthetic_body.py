@@ -19,6 +19,7 @@ so it would have no effect on the silhouettes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -213,9 +214,9 @@ def sample_subject(rng: np.random.Generator) -> SubjectParams:
         bag_kind=str(rng.choice(BAG_KINDS)),
         bag_side=float(rng.choice([-1.0, 1.0])),
         bag_size=float(np.clip(rng.normal(0.12, 0.03), 0.06, 0.2)),
-        coat_length=float(rng.uniform(0.75, 1.05)),
-        coat_flare=float(rng.uniform(0.02, 0.08)),
-        coat_thickness=float(rng.uniform(0.015, 0.04)),
+        coat_length=float(rng.uniform(0.6, 1.05)),
+        coat_flare=float(rng.uniform(0.03, 0.11)),
+        coat_thickness=float(rng.uniform(0.02, 0.05)),
     )
 
 
@@ -340,7 +341,7 @@ def body_capsules(
     right_fwd = _forwardness(s, phase)  # about +1 when the right leg is forward
     psi = np.radians(s.pelvis_rotation) * right_fwd  # [T]
     pelvis = np.stack([zeros, zeros, 0.02 * np.sin(2 * np.pi * (phase - 0.15))], -1)  # [T, 3]
-    rot_p = _rot_y(-psi)  # right hip forward
+    rot_p = _rot_y(psi)  # turns the right hip forward when psi > 0
     hips = {side: pelvis + rot_p @ np.array([0.0, 0.0, side * s.hip_width / 2]) for side in (1.0, -1.0)}
 
     # Trunk: forward lean, lateral tilt towards the stance side, counter-rotation of the shoulders.
@@ -348,7 +349,7 @@ def body_capsules(
     tilt = np.radians(s.trunk_sway) * np.sin(2 * np.pi * (phase - 0.1))
     spine = _unit(np.stack([np.sin(lean), np.cos(lean) * np.cos(tilt), np.sin(tilt)], -1))  # [T, 3]
     neck_base = pelvis + s.torso * spine
-    rot_s = _rot_y(0.5 * psi)
+    rot_s = _rot_y(-0.5 * psi)  # the thorax turns against the pelvis
     shoulder_drop = 0.06 * s.torso
     shoulders = {
         side: neck_base - shoulder_drop * spine + rot_s @ np.array([0.0, 0.0, side * s.shoulder_width / 2])
@@ -364,9 +365,9 @@ def body_capsules(
 
     coat = walk.coat
     extra = s.coat_thickness if coat else 0.0
-    sleeve = 0.4 * s.coat_thickness if coat else 0.0
+    sleeve = 0.5 * s.coat_thickness if coat else 0.0
 
-    # Head, neck, torso (two upright capsules give the frontal width, their radius the depth), belly.
+    # Head, neck, torso (upright capsules side by side give the frontal width, their radius the depth), belly.
     add(head - 0.25 * s.head_radius * head_dir, head + 0.2 * s.head_radius * head_dir, s.head_radius)
     add(neck_base - 0.3 * s.neck * spine, head - 0.5 * s.head_radius * head_dir, s.r_neck + 0.5 * extra)
     r_torso = s.r_torso + extra
@@ -380,6 +381,7 @@ def body_capsules(
             neck_base - 1.1 * shoulder_drop * spine + chest_half * lat_s,
             r_torso,
         )
+    add(pelvis + 0.12 * s.torso * spine, neck_base - 1.1 * shoulder_drop * spine, r_torso)  # fills the middle
     fwd = rot_p @ np.array([1.0, 0.0, 0.0])
     add(
         pelvis + 0.25 * s.torso * spine + s.belly * fwd,
@@ -403,7 +405,7 @@ def body_capsules(
 
     # Arms: each swings against the leg of its own side; a hand bag damps its arm's swing.
     swing = -_forwardness(s, phase + s.arm_phase)  # right arm forward when the right leg is back
-    wrists = {}
+    wrists: dict[float, np.ndarray] = {}
     for side in (1.0, -1.0):
         damp = 0.3 if (walk.bag and s.bag_kind == "hand" and side == s.bag_side) else 1.0
         elbow, wrist = _arm(s, walk, swing * side, shoulders[side], side, damp)
@@ -431,9 +433,9 @@ def _add_bag(
     spine: np.ndarray,
     fwd: np.ndarray,
     rot_p: np.ndarray,
-    wrists: dict,
+    wrists: dict[float, np.ndarray],
     r_torso: float,
-    add,
+    add: Callable[[np.ndarray, np.ndarray, float], None],
 ) -> None:
     """Append the subject's bag: at the hip on a shoulder strap, on the back, or hanging from a hand."""
     size = s.bag_size
