@@ -170,16 +170,18 @@ def test_generate_dataset_layout_reads_back(tmp_path):
 
 
 def test_generate_dataset_is_deterministic_per_seed(tmp_path):
-    kwargs = dict(
-        subjects=2, frames=6, size=32, views=["036", "090"], conditions=["nm-01", "cl-01"], progress=False
-    )
-    first = generate_dataset(tmp_path / "a", seed=3, **kwargs)
-    second = generate_dataset(tmp_path / "b", seed=3, **kwargs)
-    third = generate_dataset(tmp_path / "c", seed=4, **kwargs)
+    kwargs = dict(subjects=2, frames=6, size=32, progress=False)
+    views, conds = ["036", "090"], ["nm-01", "cl-01"]
+    first = generate_dataset(tmp_path / "a", seed=3, views=views, conditions=conds, **kwargs)
+    second = generate_dataset(tmp_path / "b", seed=3, views=views, conditions=conds, **kwargs)
+    third = generate_dataset(tmp_path / "c", seed=4, views=views, conditions=conds, **kwargs)
+    subset = generate_dataset(tmp_path / "d", seed=3, views=["090"], conditions=["cl-01"], **kwargs)
     with np.load(first / "002.npz") as x, np.load(second / "002.npz") as y, np.load(third / "002.npz") as z:
         assert sorted(x.files) == ["cl-01/036", "cl-01/090", "nm-01/036", "nm-01/090"]
         assert all(np.array_equal(x[k], y[k]) for k in x.files)
         assert any(x[k].shape != z[k].shape or not np.array_equal(x[k], z[k]) for k in x.files)
+        with np.load(subset / "002.npz") as w:  # a sequence does not depend on what else is generated
+            assert w.files == ["cl-01/090"] and np.array_equal(w["cl-01/090"], x["cl-01/090"])
 
 
 def test_generate_dataset_rejects_bad_arguments(tmp_path):

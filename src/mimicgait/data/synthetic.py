@@ -5,7 +5,7 @@ kinematics. An orthographic camera turned about the vertical axis by the view an
 000 sees the walker from the front, 090 from the side, 180 from behind) projects every capsule to a
 2D stadium, exactly. Each stadium covers one interval of every image row, so a frame is rasterised
 by writing +1/-1 at the interval ends and taking a running sum along the row: the cost grows with
-rows x parts, not pixels x parts, and all frames (and views) of a walk are rasterised at once.
+rows x parts, not pixels x parts, and all frames of a view are rasterised at once.
 Segmentation noise and missing frames follow, then the pretreatment real data gets (crop to the
 person, scale to the frame height, centre horizontally on the mass), vectorised over frames.
 
@@ -246,20 +246,25 @@ def render_walk(
     views: Sequence[float],
     frames: int,
     size: int,
-    rng: np.random.Generator,
+    rng: np.random.Generator | Sequence[np.random.Generator],
 ) -> list[np.ndarray]:
     """One walk seen by several cameras at once (as CASIA-B records every view simultaneously).
 
-    Returns one uint8 {0,1} array [T_v, size, size] per view; T_v <= frames after missing frames.
+    `rng` drives the per-camera nuisance (segmentation noise, missing frames): one generator for
+    all views, or one per view. Returns one uint8 {0,1} array [T_v, size, size] per view;
+    T_v <= frames after missing frames.
     """
+    rngs = [rng] * len(views) if isinstance(rng, np.random.Generator) else list(rng)
+    if len(rngs) != len(views):
+        raise ValueError(f"got {len(rngs)} generators for {len(views)} views; pass one or one per view")
     a, b, r = body_capsules(subject, walk, frames)  # [T, K, 3], [T, K, 3], [K]
     out = []
-    for view in views:
+    for view, view_rng in zip(views, rngs, strict=True):
         a2, b2 = project(a, b, float(view))  # [T, K, 2]
-        masks = rasterise_capsules(a2, b2, r, rows=_RENDER_SCALE * size)
-        masks = segmentation_noise(masks, rng)
-        kept = _keep_frames(frames, rng)
-        seq = pretreat_batch(masks[kept], size)
+        masks = rasterise_capsules(a2, b2, r, rows=_RENDER_SCALE * size)  # [T, 2 size, 2 size]
+        masks = segmentation_noise(masks, view_rng)
+        kept = _keep_frames(frames, view_rng)
+        seq = pretreat_batch(masks[kept], size)  # [T_v, size, size]
         out.append(seq[seq.any(axis=(1, 2))])  # frames without foreground are dropped, as for real data
     return out
 
@@ -282,19 +287,17 @@ def render_sequence(
 def _subject_archive(
     seed: int, index: int, frames: int, size: int, views: Sequence[str], conditions: Sequence[str]
 ) -> dict[str, np.ndarray]:
-    """Every sequence of subject number `index` as packed archive entries; depends only on its arguments."""
+    """Every sequence of subject number `index` as packed archive entries.
+
+    Random streams are keyed by (seed, subject index, condition name, view name), so a sequence
+    does not change when other subjects, conditions or views are added or left out.
+    """
     subject = sample_subject(np.random.default_rng([seed, index, 0]))
     entries = {}
-    for ci, cond in enumerate(conditions):
-        walk = sample_walk(subject, cond, np.random.default_rng([seed, index, 1, ci]))
-        seqs = render_walk(
-            subject,
-            walk,
-            [float(v) for v in views],
-            frames,
-            size,
-            np.random.default_rng([seed, index, 2, ci]),
-        )
+    for cond in conditions:
+        walk = sample_walk(subject, cond, np.random.default_rng([seed, index, 1, *cond.encode()]))
+        rngs = [np.random.default_rng([seed, index, 2, *cond.encode(), int(v)]) for v in views]
+        seqs = render_walk(subject, walk, [float(v) for v in views], frames, size, rngs)
         for view, seq in zip(views, seqs, strict=True):
             entries[f"{cond}/{view}"] = np.packbits(seq, axis=-1)  # [T, size, size / 8]
     return entries
