@@ -221,7 +221,9 @@ def load_for_inference(
             raise ValueError(f"{file} was trained without VEN guidance; use --inference student")
         if mode == "guided":
             model = build_model(spec, ven=_load_frozen_ven(payload, file))
-            model.load_state_dict(payload["state_dict"])
+            # `ce_head.*`: the training-only classifier of loss.mimic_ce_weight > 0.
+            state = payload["state_dict"]
+            model.load_state_dict({k: v for k, v in state.items() if not k.startswith("ce_head.")})
         else:
             model = build_model({**spec, "guidance": False})
             student = {k: v for k, v in payload["state_dict"].items() if k.startswith("student.")}

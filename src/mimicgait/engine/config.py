@@ -79,6 +79,7 @@ DEFAULTS: dict[str, Any] = {
         "device": "auto",  # 'auto', 'cpu', 'cuda', 'cuda:1', ...
         "progress": True,
         "tensorboard": True,  # TensorBoard scalars next to log.jsonl (skipped if not importable)
+        "channels_last": True,  # 4-D weights in channels-last layout: faster convolutions
         "deterministic": False,
     },
     "ven": {

@@ -17,7 +17,8 @@ from torch import Tensor, nn
 from mimicgait.engine.build import build_encoder, build_model
 from mimicgait.engine.checkpoint import load_checkpoint
 from mimicgait.engine.stages.base import Logs, Stage
-from mimicgait.losses import L2KDLoss, MiCKDLoss
+from mimicgait.losses import BNNeckCrossEntropy, L2KDLoss, MiCKDLoss
+from mimicgait.models import BNNeckHead
 
 KD_LOSSES = ("mickd", "l2")
 
@@ -102,6 +103,12 @@ class MimicStage(Stage):
             self.kd = L2KDLoss()
         else:
             raise ValueError(f"loss.kd must be one of {KD_LOSSES}, got {kd!r}")
+        # Ablation "MiCKD + XE": a BNNeck classifier on the student's embedding, trained alongside.
+        # It is kept in the checkpoint (for resuming) as `ce_head.*`; inference ignores it.
+        self.ce_weight = float(config["loss"].get("mimic_ce_weight", 0.0))
+        if self.ce_weight > 0:
+            self.module.ce_head = BNNeckHead(student.out_channels, student.parts, data.num_classes)
+            self.ce = BNNeckCrossEntropy(float(config["model"].get("label_smoothing", 0.1)))
 
     def model_spec(self) -> dict[str, Any]:
         return {
@@ -131,7 +138,12 @@ class MimicStage(Stage):
         x = self.inputs(batch, generator)
         out = model(x["occluded"], batch["lengths"], x["holistic"])  # {'student', 'teacher'}: [n, c, p]
         loss = self.kd(out["student"], out["teacher"], batch["labels"])
-        return loss, {"kd": loss.detach()}
+        logs: Logs = {"kd": loss.detach()}
+        if self.ce_weight > 0:
+            ce = self.ce(self.module.ce_head(out["student"]), batch["labels"])  # logits [n, k, p]
+            logs["ce"] = ce.detach()
+            loss = loss + self.ce_weight * ce
+        return loss, logs
 
     def validate(self) -> dict[str, float] | None:
         from mimicgait.engine.validation import recognition_validation
