@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,10 +135,21 @@ def job_config(
 
 
 # -- training ------------------------------------------------------------------------------------
+#: Called with (job, its config) just before the job trains; returns the config to train with.
+BeforeJob = Callable[[Job, dict[str, Any]], dict[str, Any]]
+
+
 def train_jobs(
-    config: dict[str, Any], data_dir: str | Path, run_dir: Path, overrides: Sequence[str] = ()
+    config: dict[str, Any],
+    data_dir: str | Path,
+    run_dir: Path,
+    overrides: Sequence[str] = (),
+    before_job: BeforeJob | None = None,
 ) -> dict[str, str]:
-    """Train every job that has no model.pt yet; returns {job: 'trained' | 'resumed' | 'skipped'}."""
+    """Train every job that has no model.pt yet; returns {job: 'trained' | 'resumed' | 'skipped'}.
+
+    `before_job` may adjust a job's config at the last moment (the demo sizes each stage's
+    iterations from its measured step time)."""
     from mimicgait.engine.run import train
 
     jobs = plan(config)
@@ -153,7 +164,10 @@ def train_jobs(
         resume = (out / LAST_NAME).is_file()
         log.info("[%d/%d] %s: %s stage%s -> %s", i, len(jobs), job.name, job.stage,
                  " (resuming)" if resume else "", out)
-        train(job.stage, job_config(config, job, run_dir, overrides, names), data_dir, out, resume=resume)
+        cfg = job_config(config, job, run_dir, overrides, names)
+        if before_job is not None:
+            cfg = before_job(job, cfg)
+        train(job.stage, cfg, data_dir, out, resume=resume)
         status[job.name] = "resumed" if resume else "trained"
     return status
 
@@ -398,11 +412,12 @@ def run_pipeline(
     run_dir: str | Path,
     overrides: Sequence[str] = (),
     progress: bool | None = None,
+    before_job: BeforeJob | None = None,
 ) -> dict[str, Any]:
     """Train, evaluate, compare. `config` is `load_config(file)` without the overrides, which are given
     separately so that they apply after `pipeline.overrides`. `progress` (if not None) turns every
-    stage's and evaluation's progress bar on or off. Returns {'jobs': status, 'reports': paths,
-    'summary': Markdown}."""
+    stage's and evaluation's progress bar on or off; `before_job` see `train_jobs`. Returns
+    {'jobs': status, 'reports': paths, 'summary': Markdown}."""
     run_dir = Path(run_dir)
     config = copy.deepcopy(config)
     if progress is not None:
@@ -411,7 +426,7 @@ def run_pipeline(
     plan(resolved)  # refuse a bad pipeline section before any training
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(resolved, run_dir / "pipeline.yaml")
-    status = train_jobs(config, data_dir, run_dir, overrides)
+    status = train_jobs(config, data_dir, run_dir, overrides, before_job)
     show = bool(resolved["train"].get("progress", True)) if progress is None else progress
     reports = evaluate_jobs(resolved, data_dir, run_dir, progress=show)
     summary = summarise(resolved, reports, run_dir, data_dir)
