@@ -1,0 +1,203 @@
+"""`mimicgait demo`: the whole method on synthetic walkers, in a few minutes on a CPU.
+
+Generates a synthetic CASIA-B-like dataset (or takes `--data`), draws its occlusions
+(OUT/occlusions.png) and runs the pipeline with the built-in `demo` config into OUT: teacher, VEN,
+Baseline-2 and mimic, then the reports, plots and comparison table with RP.
+
+The time budget (`--minutes`, covering everything) is shared by a simple rule: what is left after
+the data is generated goes 55 % to training and 45 % to evaluation. Each stage, just before it
+trains, gets its weight's share of the training time still left (teacher 0.3, VEN 0.1,
+Baseline-2 0.25, mimic 0.35; unused time carries over to later stages), measures a few training
+steps of its own and sets `train.iterations` to share / step time (lr drop kept at 80 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+TRAIN_SHARE = 0.55
+WEIGHTS = {"teacher": 0.3, "ven": 0.1, "baseline": 0.25, "occ-aware": 0.25, "mimic": 0.35}
+MAX_ITERATIONS = 20000
+TIMED_STEPS = 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `demo` sub-command."""
+    p = subparsers.add_parser(
+        "demo",
+        help="synthetic data -> teacher, VEN, Baseline-2, mimic -> comparison table (minutes on a CPU)",
+        description="Generate synthetic walkers (or use --data), train every MimicGait stage sized to the "
+        "time budget, evaluate under top/bottom occlusion and print the comparison table with RP. Writes "
+        "OUT/data, OUT/<stage>/, OUT/reports/*.json, OUT/plots/, OUT/summary.md and OUT/occlusions.png.",
+    )
+    p.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
+    p.add_argument("--minutes", type=float, default=10.0,
+                   help="wall-clock budget for everything, in minutes (default 10)")
+    p.add_argument("--data", help="use this dataset instead of generating one into OUT/data")
+    p.add_argument("--subjects", type=int, default=20,
+                   help="synthetic subjects to generate, 60 %% for training (default 20)")
+    p.add_argument("--frames", type=int, default=30, help="frames per synthetic sequence (default 30)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the data, training and occlusions (default 0)")
+    p.add_argument("--config", default="demo", help="config file or built-in name (default: demo)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key for every stage (repeatable)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    result = run_demo(
+        args.out, minutes=args.minutes, data=args.data, subjects=args.subjects, frames=args.frames,
+        seed=args.seed, config=args.config, overrides=args.overrides, progress=not args.no_progress,
+    )
+    print(result["summary"])
+    return 0
+
+
+# -- data ------------------------------------------------------------------------------------------
+def prepare_data(
+    out: Path, subjects: int, frames: int, seed: int, views: Sequence[int] | None, progress: bool
+) -> Path:
+    """Generate the synthetic dataset into OUT/data, or reuse it when generated with the same settings."""
+    from mimicgait.data.synthetic import VIEWS, generate_dataset
+
+    if subjects < 2:
+        raise ValueError(f"--subjects {subjects}: the demo needs at least 2 subjects (60 % train, 40 % test)")
+    settings = {"subjects": subjects, "frames": frames, "seed": seed, "size": 32,
+                "views": [int(v) for v in (views if views is not None else VIEWS)]}
+    data = out / "data"
+    marker = data / "demo.json"
+    if marker.is_file():
+        if json.loads(marker.read_text()) == settings:
+            log.info("reusing the synthetic data in %s", data)
+            return data
+        raise ValueError(
+            f"{data} was generated with other settings ({marker.read_text().strip()}); the models in {out} "
+            "were trained on it: choose another --out or delete it"
+        )
+    generate_dataset(data, subjects=subjects, seed=seed, frames=frames, size=32, views=settings["views"],
+                     progress=progress)
+    marker.write_text(json.dumps(settings) + "\n")
+    return data
+
+
+def draw_occlusions(data: Path, path: Path, seed: int) -> Path:
+    """OUT/occlusions.png: a few sequences under every occlusion kind (`mimicgait occlusion show`)."""
+    from mimicgait.commands.occlusion import SHOWN_KINDS, run_show
+
+    run_show(argparse.Namespace(data=str(data), out=str(path), sequences=2, frames=6, seed=seed,
+                                amount=None, kinds=list(SHOWN_KINDS), scale=2))
+    return path
+
+
+# -- sizing the stages to the budget ---------------------------------------------------------------
+def seconds_per_step(
+    stage: str, config: dict[str, Any], data_dir: str | Path, steps: int = TIMED_STEPS
+) -> float:
+    """Seconds one training step of `stage` takes, timed over `steps` steps after a warm-up step."""
+    import torch
+
+    from mimicgait.engine.data import load_data, training_batches
+    from mimicgait.engine.stages import STAGES
+    from mimicgait.engine.trainer import Trainer
+
+    wanted = str(config["train"].get("device", "auto"))
+    device = torch.device("cuda" if wanted == "auto" and torch.cuda.is_available() else
+                          "cpu" if wanted == "auto" else wanted)
+    data = load_data(str(data_dir), config["data"])
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = {**config, "_run_dir": tmp}
+        trainer = Trainer(STAGES[stage](cfg, data, device), cfg, tmp)
+        batches = training_batches(data.train, cfg["data"], int(cfg["seed"]))
+        trainer.module.train()
+        trainer.step(trainer.module, trainer._to_device(next(batches)))  # warm-up
+        started = time.perf_counter()
+        for _ in range(steps):
+            trainer.step(trainer.module, trainer._to_device(next(batches)))
+        return (time.perf_counter() - started) / steps
+
+
+class BudgetSizer:
+    """The pipeline's `before_job` hook: sets each job's iterations from the time left and its step time."""
+
+    def __init__(self, data_dir: Path, deadline: float, jobs: Sequence[tuple[str, str]],
+                 min_iterations: int = 20, train_subjects: int | None = None) -> None:
+        self.data_dir, self.deadline, self.min_iterations = data_dir, deadline, min_iterations
+        self.pending = list(jobs)
+        self.train_subjects = train_subjects
+        self.sized: dict[str, dict[str, float]] = {}
+
+    def __call__(self, job, config: dict[str, Any]) -> dict[str, Any]:
+        from mimicgait.engine.config import merge
+
+        if self.train_subjects is not None and config["data"]["ids_per_batch"] > self.train_subjects:
+            log.info("only %d training subjects: ids_per_batch %d -> %d", self.train_subjects,
+                     config["data"]["ids_per_batch"], self.train_subjects)
+            config = merge(config, {"data": {"ids_per_batch": self.train_subjects}})
+        weights = {name: WEIGHTS.get(stage, 0.25) for name, stage in self.pending}
+        share = max(0.0, self.deadline - time.perf_counter()) * weights[job.name] / sum(weights.values())
+        self.pending = [(n, s) for n, s in self.pending if n != job.name]
+        step = seconds_per_step(job.stage, config, self.data_dir)
+        iterations = int(min(MAX_ITERATIONS, max(self.min_iterations, share / step)))
+        log.info("%s: %.2f s per step, %.0f s of budget -> %d iterations", job.name, step, share, iterations)
+        self.sized[job.name] = {"seconds_per_step": step, "budget_s": share, "iterations": iterations}
+        drop = max(1, int(0.8 * iterations))
+        return merge(config, {
+            "train": {"iterations": iterations, "checkpoint_every": max(1, iterations // 4)},
+            "optim": {"milestones": [drop]},
+        })
+
+
+def run_demo(
+    out: str | Path = "runs/demo",
+    minutes: float = 10.0,
+    data: str | Path | None = None,
+    subjects: int = 20,
+    frames: int = 30,
+    seed: int = 0,
+    config: str | Path = "demo",
+    overrides: Sequence[str] = (),
+    progress: bool = True,
+    views: Sequence[int] | None = None,
+    min_iterations: int = 20,
+) -> dict[str, Any]:
+    """Run the demo into `out`; returns the pipeline's result plus {'sizing': per-job step times and
+    iterations, 'seconds': wall time}. `views` and `min_iterations` exist for quick tests."""
+    from mimicgait.data.sources import open_source
+    from mimicgait.engine.config import apply_overrides, load_config
+    from mimicgait.pipeline import plan, run_pipeline
+
+    if minutes <= 0:
+        raise ValueError(f"--minutes {minutes}: give a positive time budget")
+    started = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    data_dir = Path(data) if data is not None else prepare_data(out, subjects, frames, seed, views, progress)
+    draw_occlusions(data_dir, out / "occlusions.png", seed)
+    cfg = load_config(config)
+    cfg["seed"] = seed
+    cfg["pipeline"]["eval"]["seed"] = seed
+    resolved = apply_overrides(cfg, overrides)
+    source = open_source(data_dir, partition=resolved["data"].get("partition"))
+    train_subjects = len(source.partition["TRAIN_SET"]) if source.partition else None
+    left = minutes * 60.0 - (time.perf_counter() - started)
+    deadline = time.perf_counter() + TRAIN_SHARE * max(0.0, left)
+    sizer = BudgetSizer(data_dir, deadline, [(j.name, j.stage) for j in plan(resolved)], min_iterations,
+                        train_subjects)
+    result = run_pipeline(cfg, data_dir, out, overrides, progress=progress, before_job=sizer)
+    result["sizing"] = sizer.sized
+    result["seconds"] = time.perf_counter() - started
+    (out / "demo_sizing.json").write_text(json.dumps({"minutes": minutes, "seconds": result["seconds"],
+                                                      "jobs": sizer.sized}, indent=1) + "\n")
+    log.info("demo finished in %.0f s (budget %.0f s)", result["seconds"], minutes * 60)
+    return result
