@@ -84,12 +84,15 @@ def main() -> None:
         n_seq = args.subjects * len(VIEWS) * len(CONDITIONS)
 
         source = open_source(out)
-        records = list(source.iter_records())
-        geis = np.stack([r.frames.astype(np.float32).mean(0) for r in records])  # [N, H, W]
-        subjects = np.array([r.subject for r in records])
-        conditions = np.array([r.condition for r in records])
-        views = np.array([r.view for r in records])
-        lengths = np.array([len(r.frames) for r in records])
+        geis, subjects, conditions, views, lengths = [], [], [], [], []
+        for rec in source.iter_records():  # one GEI per sequence, frames not kept
+            geis.append(rec.frames.mean(0, dtype=np.float32))  # [H, W]
+            subjects.append(rec.subject)
+            conditions.append(rec.condition)
+            views.append(rec.view)
+            lengths.append(len(rec.frames))
+        geis, lengths = np.stack(geis), np.array(lengths)
+        subjects, conditions, views = np.array(subjects), np.array(conditions), np.array(views)
         rank1 = gei_rank1(geis, subjects, conditions, views)
 
     print(
@@ -102,7 +105,7 @@ def main() -> None:
                 "size": args.size,
                 "workers": args.workers,
                 "sequences": n_seq,
-                "sequences_read": len(records),
+                "sequences_read": len(lengths),
                 "frames_per_sequence": {"min": int(lengths.min()), "median": float(np.median(lengths))},
                 "generate_s": round(seconds, 2),
                 "sequences_per_s": round(n_seq / seconds, 1),
