@@ -73,13 +73,18 @@ def expand(settings: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
         return {}
     if not isinstance(settings, Mapping):
         raise ConfigError(f"{where} must map setting names to values, e.g. {{optim.lr: 1.0e-4}}")
+    out = _nest(settings)
+    check(out, where=where)
+    return out
+
+
+def _nest(settings: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in settings.items():
-        nested: Any = expand(value, where) if isinstance(value, Mapping) and "." not in str(key) else value
+        nested: Any = _nest(value) if isinstance(value, Mapping) else value
         for part in reversed(str(key).split(".")):
             nested = {part: nested}
         out = merge(out, nested)
-    check(out, where=where)
     return out
 
 
@@ -152,7 +157,7 @@ def train_jobs(
     iterations from its measured step time)."""
     from mimicgait.engine.run import train
 
-    jobs = plan(config)
+    jobs = plan(apply_overrides(config, overrides))
     names = [j.name for j in jobs]
     status = {}
     for i, job in enumerate(jobs, 1):
@@ -423,7 +428,10 @@ def run_pipeline(
     if progress is not None:
         config["train"]["progress"] = bool(progress)
     resolved = apply_overrides(config, overrides)
-    plan(resolved)  # refuse a bad pipeline section before any training
+    plan(resolved)  # refuse a bad pipeline section, or no subjects to evaluate on, before any training
+    from mimicgait.data.sources import open_source
+
+    eval_subjects(resolved, open_source(data_dir, partition=resolved["data"].get("partition")))
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(resolved, run_dir / "pipeline.yaml")
     status = train_jobs(config, data_dir, run_dir, overrides, before_job)

@@ -74,7 +74,7 @@ DEFAULTS: dict[str, Any] = {
         "iterations": 60000,
         "log_every": 10,
         "checkpoint_every": 1000,
-        "val_every": 0,  # 0: validate only at the end (when val_subjects are set)
+        "val_every": 0,  # 0: validate only at the end (when val_subjects are set); -1: never
         "amp": "none",  # 'none', 'bf16' or 'fp16' (fp16 on CUDA only)
         "device": "auto",  # 'auto', 'cpu', 'cuda', 'cuda:1', ...
         "progress": True,

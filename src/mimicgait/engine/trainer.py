@@ -72,7 +72,7 @@ class Trainer:
     """Runs a stage for `train.iterations` steps, writing logs and checkpoints to `run_dir`.
 
     `validate` (default: the stage's) is any callable returning a dict of numbers or None; it runs
-    every `train.val_every` steps (if > 0) and at the end, on the main process only.
+    every `train.val_every` steps (if > 0) and at the end (unless val_every < 0), on the main process only.
     """
 
     def __init__(
@@ -267,7 +267,7 @@ class Trainer:
                     self.run_validation(logger)
                     distributed.barrier(self.info)
             self.save(final=True)
-            val_metrics = self.run_validation(logger)
+            val_metrics = self.run_validation(logger) if val_every >= 0 else None
         finally:
             if bar is not None:
                 bar.close()

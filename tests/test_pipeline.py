@@ -1,0 +1,140 @@
+"""`mimicgait pipeline`: job planning and config layering, end to end on tiny synthetic data, skip/resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from mimicgait.cli import main
+from mimicgait.engine.config import ConfigError, load_config
+from mimicgait.pipeline import Job, evaluations, expand, job_config, plan, run_pipeline, train_jobs
+
+TINY = """
+base: tiny
+data: {val_subjects: "005-006"}
+train: {iterations: 2, checkpoint_every: 1, val_every: -1}
+pipeline:
+  stages: [teacher, ven, baseline, mimic]
+  overrides: {ven: {optim.name: adam, optim.lr: 1.0e-3, train.iterations: 3}}
+  variants:
+    mimic-ce: {stage: mimic, set: {loss.mimic_ce_weight: 1.0}}
+  eval: {batch_size: 32}
+"""
+
+REPORTS = [
+    "teacher-holistic", "baseline1", "baseline1-holistic-gallery", "baseline2", "baseline2-holistic-gallery",
+    "mimic", "mimic-holistic-gallery", "mimic-student", "mimic-student-holistic-gallery", "mimic-holistic",
+    "mimic-ce",
+]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    from mimicgait.data.synthetic import generate_dataset
+
+    return generate_dataset(tmp_path_factory.mktemp("synth"), subjects=6, seed=0, frames=10, size=32,
+                            views=[0, 90, 180], progress=False)
+
+
+@pytest.fixture()
+def config_file(tmp_path) -> Path:
+    path = tmp_path / "tiny-pipeline.yaml"
+    path.write_text(TINY)
+    return path
+
+
+# -- planning and config layering (no training) ------------------------------------------------------
+def test_plan_orders_stages_then_variants(config_file):
+    config = load_config(config_file, ["pipeline.stages=[mimic, teacher, ven]"])
+    assert [(j.name, j.stage) for j in plan(config)] == [
+        ("teacher", "teacher"), ("ven", "ven"), ("mimic", "mimic"), ("mimic-ce", "mimic")
+    ]
+
+
+def test_job_config_layers_overrides_and_fills_mimic_paths(config_file, tmp_path):
+    config = load_config(config_file)
+    names = [j.name for j in plan(config)]
+    ven = job_config(config, Job("ven", "ven"), tmp_path, ["optim.lr=0.5"], names)
+    assert ven["optim"]["name"] == "adam" and ven["train"]["iterations"] == 3
+    assert ven["optim"]["lr"] == 0.5  # --set applies after pipeline.overrides
+    teacher = job_config(config, Job("teacher", "teacher"), tmp_path, (), names)
+    assert teacher["optim"]["name"] == "sgd" and teacher["train"]["iterations"] == 2
+    variant = Job("mimic-cls", "mimic", expand({"mimic.ven": "ven-cls", "loss": {"kd": "l2"}}, "test"))
+    mimic = job_config(config, variant, tmp_path, ["loss.kd=mickd"], [*names, "ven-cls"])
+    assert mimic["loss"]["kd"] == "l2"  # the variant's set wins over --set
+    assert mimic["mimic"]["teacher"] == str(tmp_path / "teacher")
+    assert mimic["mimic"]["ven"] == str(tmp_path / "ven-cls")
+
+
+def test_bad_pipeline_sections_are_refused(config_file):
+    with pytest.raises(ConfigError, match="unknown stage 'techer'"):
+        plan(load_config(config_file, ["pipeline.stages=[techer]"]))
+    with pytest.raises(ConfigError, match="did you mean 'optim'"):
+        expand({"optm.lr": 0.1}, "pipeline.overrides.ven")
+    config = load_config(config_file)
+    config["pipeline"]["variants"] = {"teacher": {"stage": "mimic", "set": {}}}
+    with pytest.raises(ConfigError, match="plain directory name"):
+        plan(config)
+    config["pipeline"]["variants"] = {"x": {"stage": "mimic", "sets": {}}}
+    with pytest.raises(ConfigError, match="unknown key"):
+        plan(config)
+
+
+def test_unguided_mimic_is_evaluated_as_student_only(config_file, tmp_path):
+    config = load_config(config_file, ["mimic.guidance=false"])
+    names = [e.name for e in evaluations(config, tmp_path)]
+    assert "mimic-student" in names and "mimic" not in names
+    assert next(e for e in evaluations(config, tmp_path) if e.name == "mimic-holistic").inference == "student"
+
+
+def test_no_evaluation_subjects_is_a_clear_error(config_file, data_dir, tmp_path):
+    config = load_config(config_file, ["data.val_subjects=null"])
+    with pytest.raises(ValueError, match="data.val_subjects"):
+        run_pipeline(config, data_dir, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "teacher").exists()  # refused before training anything
+
+
+# -- end to end ------------------------------------------------------------------------------------
+def test_pipeline_end_to_end_then_rerun_skips(config_file, data_dir, tmp_path, capsys):
+    run = tmp_path / "run"
+    code = main(["pipeline", "--config", str(config_file), "--data", str(data_dir), "--out", str(run),
+                 "--no-progress"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "Baseline-2" in out and "RP rank1.NM" in out and "retention rank1.NM" in out
+    for name in ["teacher", "ven", "baseline", "mimic", "mimic-ce"]:
+        assert (run / name / "model.pt").is_file()
+    for name in REPORTS:
+        report = json.loads((run / "reports" / f"{name}.json").read_text())
+        assert report["pipeline"]["settings"]["subjects"] == ["005", "006"]
+        assert set(report["metrics"]) >= {"rank1.NM", "rank1.BG", "rank1.CL"}
+    holistic = json.loads((run / "reports" / "baseline1-holistic-gallery.json").read_text())
+    assert holistic["occlusion"]["gallery"] == "none" and holistic["occlusion"]["kinds"] == ["top", "bottom"]
+    assert json.loads((run / "reports" / "mimic-student.json").read_text())["meta"]["inference"] == "student"
+    ce = torch.load(run / "mimic-ce" / "model.pt", weights_only=True)
+    assert any(k.startswith("ce_head.") for k in ce["state_dict"])  # the MiCKD + XE variant trained a head
+    summary = (run / "summary.md").read_text()
+    assert "| Mimic |" in summary and "| mimic-ce |" in summary
+    for plot in ["cmc_NM.png", "per_kind.png", "holistic-gallery/cmc_NM.png", "mimic/views_NM.png"]:
+        assert (run / "plots" / plot).is_file()
+
+    stamps = {p: p.stat().st_mtime_ns for p in list(run.glob("*/model.pt")) + list(run.glob("reports/*"))}
+    result = run_pipeline(load_config(config_file), data_dir, run, progress=False)
+    assert set(result["jobs"].values()) == {"skipped"}
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # nothing retrained or re-evaluated
+
+
+def test_interrupted_stage_is_resumed(config_file, data_dir, tmp_path):
+    config = load_config(config_file)
+    run = tmp_path / "run"
+    sets = ["pipeline.stages=[teacher]", "pipeline.variants={}", "train.checkpoint_every=1"]
+    assert train_jobs(config, data_dir, run, [*sets, "train.iterations=2"]) == {"teacher": "trained"}
+    (run / "teacher" / "model.pt").unlink()  # as if killed after the checkpoint of iteration 2
+    assert train_jobs(config, data_dir, run, [*sets, "train.iterations=3"]) == {"teacher": "resumed"}
+    assert torch.load(run / "teacher" / "model.pt", weights_only=True)["iteration"] == 3
+    records = [json.loads(line) for line in (run / "teacher" / "log.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in records if r.get("resumed")] == [2]
+    assert train_jobs(config, data_dir, run, sets) == {"teacher": "skipped"}
