@@ -5,9 +5,9 @@ Generates a synthetic CASIA-B-like dataset (or takes `--data`), draws its occlus
 Baseline-2 and mimic, then the reports, plots and comparison table with RP.
 
 The time budget (`--minutes`, covering everything) is shared by a simple rule: what is left after
-the data is generated goes 55 % to training and 45 % to evaluation. Each stage, just before it
+the data is generated goes 80 % to training and 20 % to evaluation. Each stage, just before it
 trains, gets its weight's share of the training time still left (teacher 0.3, VEN 0.1,
-Baseline-2 0.25, mimic 0.35; unused time carries over to later stages), measures a few training
+Baseline-2 0.2, mimic 0.4; unused time carries over to later stages), measures a few training
 steps of its own and sets `train.iterations` to share / step time (lr drop kept at 80 %).
 """
 
@@ -24,8 +24,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-TRAIN_SHARE = 0.55
-WEIGHTS = {"teacher": 0.3, "ven": 0.1, "baseline": 0.25, "occ-aware": 0.25, "mimic": 0.35}
+TRAIN_SHARE = 0.8
+WEIGHTS = {"teacher": 0.3, "ven": 0.1, "baseline": 0.2, "occ-aware": 0.2, "mimic": 0.4}
 MAX_ITERATIONS = 20000
 TIMED_STEPS = 2
 
