@@ -351,6 +351,9 @@ def summarise(config: Mapping[str, Any], reports: Mapping[str, Mapping[str, Any]
 
     ev = config["pipeline"]["eval"]
     items = {e.name: e for e in evaluations(config, run_dir)}
+    if not reports:
+        stages = ", ".join(config["pipeline"]["stages"])
+        return f"# MimicGait pipeline: {run_dir}\n\nNo recognition model to evaluate (stages: {stages}).\n"
     teacher = reports.get("teacher-holistic")
     any_report = next(iter(reports.values()))
     subjects = any_report.get("subjects") or []
