@@ -57,6 +57,9 @@ DEFAULTS: dict[str, Any] = {
         "kd": "mickd",  # mimic: 'mickd' or 'l2'
         "mickd_margin": 0.05,
         "mickd_positives": "all",  # 'all' or 'student-teacher'
+        # True: Euclidean distance between L2-normalised embeddings (PML's default, so the public
+        # code's); False: plain Euclidean distance on the flattened embeddings (the paper's text).
+        "mickd_normalize": False,
         "amount_weight": 10.0,  # VEN: weight of the amount MSE next to the type cross-entropy
         "mimic_ce_weight": 0.0,  # mimic: weight of a BNNeck cross-entropy on the student (ablation; paper: 0)
     },

@@ -97,7 +97,9 @@ class MimicStage(Stage):
         kd = config["loss"]["kd"]
         if kd == "mickd":
             self.kd: nn.Module = MiCKDLoss(
-                float(config["loss"]["mickd_margin"]), config["loss"]["mickd_positives"]
+                float(config["loss"]["mickd_margin"]),
+                config["loss"]["mickd_positives"],
+                normalize=bool(config["loss"]["mickd_normalize"]),
             )
         elif kd == "l2":
             self.kd = L2KDLoss()
