@@ -452,61 +452,87 @@ def occlude_batch_with(
     patch_w = (occ.width * w + 0.5).floor().long().clamp(0, w)  # [N]
     pole_w = (occ.amount * w + 0.5).floor().long().clamp(0, w)  # [N]
     speed_q = (occ.speed * SPEED_SCALE).round().long()  # [N]
+    resizing = (kind == _TOP) | (kind == _BOTTOM) | (kind == _CHANGING)  # [N], CPU
+    masking = (kind == _MIDDLE) | (kind == _PATCH) | (kind == _POLE)  # [N], CPU
+    any_resizing, any_masking = bool(resizing.any()), bool(masking.any())
     dev = sils.device
-    crop, band, patch_w, pole_w, speed_q, kind_d, rev, length = (
-        t.to(dev) for t in (crop, band, patch_w, pole_w, speed_q, kind, occ.reverse, length)
+    crop, band, patch_w, pole_w, speed_q, kind, rev, length, resizing = (
+        t.to(dev) for t in (crop, band, patch_w, pole_w, speed_q, kind, occ.reverse, length, resizing)
     )
     rows = torch.arange(h, device=dev)
-    cols = torch.arange(w, device=dev)
     frame = torch.arange(s, device=dev)
-    out = sils
 
-    resizing = (kind == _TOP) | (kind == _BOTTOM) | (kind == _CHANGING)
-    if bool(resizing.any()):
+    src = _words(sils.contiguous())  # [N*S*H, k]: each row as k machine words
+    out_words = torch.empty_like(src)
+    if any_resizing:
         a, b = _rows(rows[None, :], crop[:, None], h, torch.minimum, torch.where)  # [N, H] each
-        ident = rows.expand(n, h)
-        offset = (h - crop)[:, None]  # keeping the bottom rows (a top occlusion)
-        first_top = ((kind_d == _TOP) | ((kind_d == _CHANGING) & ~rev))[:, None]
-        second_top = ((kind_d == _TOP) | ((kind_d == _CHANGING) & rev))[:, None]
-        resize_d = resizing.to(dev)[:, None]
+        offset = (h - crop)[:, None]  # [N, 1]; keeping the bottom rows (a top occlusion)
+        first_top = (kind == _TOP) | ((kind == _CHANGING) & ~rev)  # [N]
+        second_top = (kind == _TOP) | ((kind == _CHANGING) & rev)  # [N]
         first_half = (frame[None, :] < (length // 2)[:, None])[:, :, None]  # [N, S, 1]
         base = ((torch.arange(n, device=dev)[:, None] * s + frame[None, :]) * h)[:, :, None]  # [N, S, 1]
-        flat = sils.reshape(n * s * h, w)
+        ident = rows.expand(n, h)  # [N, H]
 
-        def gather(src: torch.Tensor) -> torch.Tensor:
-            first = torch.where(resize_d, src + torch.where(first_top, offset, 0), ident)  # [N, H]
-            second = torch.where(resize_d, src + torch.where(second_top, offset, 0), ident)  # [N, H]
-            index = torch.where(first_half, first[:, None, :], second[:, None, :]) + base  # [N, S, H]
-            return flat.index_select(0, index.reshape(-1)).reshape(n, s, h, w)
+        def row_index(source: torch.Tensor) -> torch.Tensor:
+            """[N*S*H] flat source row of every output row (identity for sequences not resized)."""
+            first = torch.where(resizing[:, None], source + offset * first_top[:, None], ident)  # [N, H]
+            second = torch.where(resizing[:, None], source + offset * second_top[:, None], ident)  # [N, H]
+            return torch.where(first_half, first[:, None, :], second[:, None, :]).add_(base).view(-1)
 
-        out = gather(a)
-        if not bool(torch.equal(a, b)):
-            out = torch.minimum(out, gather(b))
+        # One row gather (of whole machine words) copies and resizes the batch in a single pass.
+        torch.index_select(src, 0, row_index(a), out=out_words)
+        out = _from_words(out_words, sils.dtype).view(n, s, h, w)
+        if not bool(torch.equal(a, b)):  # exact ties (2H divides (2i + 1) h): min of both rows
+            other = _from_words(src.index_select(0, row_index(b)), sils.dtype).view(n, s, h, w)
+            torch.minimum(out, other, out=out)
     else:
-        out = sils.clone(memory_format=torch.contiguous_format)
+        out_words.copy_(src)
+        out = _from_words(out_words, sils.dtype).view(n, s, h, w)
 
-    masking = (kind == _MIDDLE) | (kind == _PATCH) | (kind == _POLE)
-    if bool(masking.any()):
-        start = (h - band) // 2  # [N]
-        middle_rows = (rows[None, :] >= start[:, None]) & (rows[None, :] < (start + band)[:, None])
-        patch_rows = rows[None, :] >= (h - band)[:, None]
-        row_hidden = torch.where(  # [N, H]
-            (kind_d == _MIDDLE)[:, None],
-            middle_rows,
-            torch.where((kind_d == _PATCH)[:, None], patch_rows, (kind_d == _POLE)[:, None].expand(n, h)),
-        )
-        span = torch.where(kind_d == _PATCH, patch_w, pole_w)  # [N]
+    if any_masking:
+        # Columns kept per frame: none in a middle band's rows, all but the moving patch otherwise.
+        cols = torch.arange(w, device=dev)
+        span = torch.where(kind == _PATCH, patch_w, pole_w)  # [N]
         pos = (speed_q[:, None] * frame[None, :]) >> _SPEED_SHIFT  # [N, S]; floor division by 1024
         left = torch.where(rev[:, None], (w - span)[:, None] - pos, pos)  # [N, S]
-        in_patch = (cols[None, None, :] >= left[:, :, None]) & (
-            cols[None, None, :] < (left + span[:, None])[:, :, None]
-        )
-        moving = ((kind_d == _PATCH) | (kind_d == _POLE))[:, None, None]
-        keep = (~in_patch & moving).reshape(n * s, w)  # [N*S, W]; a middle band keeps no column
-        # One row gather of a small table folds "which rows are crossed" and "which columns are
-        # covered" into a per-row multiplier, with no full-size [N, S, H, W] mask and no host sync.
-        table = torch.cat([torch.ones(1, w, dtype=out.dtype, device=dev), keep.to(out.dtype)])  # [1+N*S, W]
-        pair = torch.arange(1, n * s + 1, device=dev).view(n, s, 1)  # table row of each frame
-        row_of = torch.where(row_hidden[:, None, :], pair, 0).reshape(-1)  # [N*S*H]
-        out.view(n * s * h, w).mul_(table.index_select(0, row_of))
+        outside = (cols[None, None, :] < left[:, :, None]) | (
+            cols[None, None, :] >= (left + span[:, None])[:, :, None]
+        )  # [N, S, W]
+        keep = outside & (kind != _MIDDLE)[:, None, None]  # [N, S, W]
+        mask = _words(_byte_mask(keep, out.element_size())).view(n, s, 1, -1)  # [N, S, 1, k]
+        # Hidden rows of each masked sequence form one range [first, last): the centred band, the
+        # bottom rows a patch covers, or every row for a pole. ANDing that strided view with its
+        # frames' column masks touches only hidden pixels: no full-size mask, gather or copy.
+        kind_c, band_c = occ.kind, band.cpu()  # [N] each
+        first = torch.where(kind_c == _PATCH, h - band_c, 0)
+        first = torch.where(kind_c == _MIDDLE, (h - band_c) // 2, first)
+        last = torch.where(kind_c == _MIDDLE, first + band_c, h)
+        grid = out_words.view(n, s, h, -1)  # [N, S, H, k]
+        first, last = first.tolist(), last.tolist()
+        for i in masking.nonzero().view(-1).tolist():
+            grid[i, :, first[i] : last[i]].bitwise_and_(mask[i])  # [S, rows, k] &= [S, 1, k]
     return out
+
+
+def _words(t: torch.Tensor) -> torch.Tensor:
+    """A contiguous tensor's memory as rows of its last dimension, in the widest integer word
+    that tiles a row: copies and bitwise masks then move 8 pixels (uint8) per element, not one."""
+    raw = t.reshape(-1, t.shape[-1]).view(torch.uint8)  # [rows, bytes]
+    for word in (torch.int64, torch.int32, torch.int16):
+        if raw.shape[1] % word.itemsize == 0:
+            return raw.view(word)
+    return raw
+
+
+def _from_words(words: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Undo `_words`: [rows, k] words -> [rows, W] of `dtype` over the same memory."""
+    return words.view(torch.uint8).view(dtype)
+
+
+def _byte_mask(keep: torch.Tensor, itemsize: int) -> torch.Tensor:
+    """[..., W] bool -> [..., W * itemsize] uint8: 0xFF over every byte of a kept pixel, else 0.
+
+    ANDing a pixel's bytes with it keeps the pixel or makes it all-zero bits, which is 0 / False /
+    +0.0 in every dtype, so one bitwise form serves bool, integer and float frames alike."""
+    byte = keep.to(torch.uint8).mul_(255)  # [..., W]
+    return byte.repeat_interleave(itemsize, dim=-1) if itemsize > 1 else byte
