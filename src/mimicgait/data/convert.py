@@ -14,32 +14,19 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import pickle
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
 from mimicgait.data.records import SequenceRecord
 from mimicgait.data.sources import WIDTH_ENTRY, SequenceSource
+from mimicgait.io import write_atomic
 
 log = logging.getLogger(__name__)
 
 OUTPUT_FORMATS = ("pkl", "npz")
-
-
-def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Call `write(file)` on a temporary file next to `path`, then rename it to `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _check_destination(source: SequenceSource, out: Path, force: bool) -> None:

@@ -18,7 +18,6 @@ import hashlib
 import logging
 import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from torch import Tensor, nn
 
 from mimicgait.engine.build import build_model
 from mimicgait.engine.preprocess import Preprocess
+from mimicgait.io import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -38,28 +38,8 @@ LAST_NAME = "checkpoints/last.pt"
 
 # -- files ---------------------------------------------------------------------------------------
 def atomic_save(payload: dict[str, Any], path: str | Path) -> Path:
-    """Write `payload` with torch.save to a temp file beside `path`, fsync, then rename over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:  # some filesystems refuse fsync on directories
-        pass
-    return path
+    """Write `payload` with torch.save atomically (temp file beside `path`, fsync, rename)."""
+    return write_atomic(path, lambda f: torch.save(payload, f))
 
 
 def resolve_checkpoint(path_or_run_dir: str | Path, what: str = "checkpoint") -> Path:

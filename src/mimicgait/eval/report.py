@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
+
+from mimicgait.io import write_atomic
 
 REQUIRED = ("protocol", "metrics")
 
 
 def write_report(report: dict[str, Any], path: str | Path) -> Path:
     """Write the report as indented JSON, atomically (a partial file never replaces a good one)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=2, sort_keys=False, allow_nan=False) + "\n")
-    os.replace(tmp, path)
-    return path
+    text = json.dumps(report, indent=2, sort_keys=False, allow_nan=False) + "\n"
+    return write_atomic(path, lambda f: f.write(text.encode()))
 
 
 def load_report(path: str | Path) -> dict[str, Any]:
