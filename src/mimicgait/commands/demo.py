@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mimicgait.commands._options import add_overrides
+
 log = logging.getLogger(__name__)
 
 TRAIN_SHARE = 0.8
@@ -49,8 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the data, training and occlusions (default 0)")
     p.add_argument("--config", default="demo", help="config file or built-in name (default: demo)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key for every stage (repeatable)")
+    add_overrides(p, " for every stage")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=run)
 

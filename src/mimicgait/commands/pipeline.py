@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from mimicgait.commands._options import add_overrides
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `pipeline` sub-command."""
@@ -19,15 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", required=True, help="YAML file or built-in name such as casia-b/cpu")
     p.add_argument("--data", required=True, help="data directory (npz archives, pkl tree or PNG tree)")
     p.add_argument("--out", required=True, help="run directory (created; reruns continue it)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key for every stage, value read as YAML (repeatable), "
-        "e.g. --set train.iterations=100",
-    )
+    add_overrides(p, " for every stage")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.add_argument("--json", action="store_true", help="also print the job status and report paths as JSON")
     p.set_defaults(func=run)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from mimicgait.commands._options import add_overrides
+
 STAGE_NAMES = ("teacher", "ven", "baseline", "occ-aware", "mimic")
 
 
@@ -20,14 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", required=True, help="YAML file or built-in name such as casia-b/gaitbase")
     p.add_argument("--data", required=True, help="data directory (npz archives, pkl tree or PNG tree)")
     p.add_argument("--out", required=True, help="run directory to write")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, value read as YAML (repeatable), e.g. --set optim.lr=0.01",
-    )
+    add_overrides(p, "")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoints/last.pt")
     p.set_defaults(func=run)
 
