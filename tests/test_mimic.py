@@ -58,6 +58,8 @@ def test_occlusion_aware_net_shapes():
 def test_mimic_outputs_and_inference_modes():
     mimic = make_mimic()
     assert mimic.mixer.weight.shape == (16, 8 + 64, 8)  # derived from student C and VEN D
+    torch.testing.assert_close(mimic.eval().embed(sils()), mimic.student(sils()))  # T starts as identity
+    mimic.train()
     out = mimic(sils(), None, holistic=sils(seed=4))
     assert out["student"].shape == out["teacher"].shape == (4, 8, 16)
     assert out["student"].requires_grad and not out["teacher"].requires_grad
@@ -68,6 +70,31 @@ def test_mimic_outputs_and_inference_modes():
     torch.testing.assert_close(mimic.embed(sils()), mimic.student(sils()))
     with pytest.raises(ValueError, match="guided"):
         mimic.set_inference("teacher")
+
+
+def test_routed_inference_sends_what_the_ven_calls_unoccluded_to_the_teacher():
+    mimic = make_mimic(none_class=0).eval()
+    x, lengths = sils(), torch.tensor([5, 3, 4, 5])
+    head = mimic.ven.type_head
+    with torch.no_grad():  # a VEN whose type logits say 'none' exactly for the first two sequences
+        head.weight.zero_()
+        head.bias.copy_(torch.tensor([0.0, 1.0, 0.0]))
+    verdict = torch.tensor([True, True, False, False])
+    original = mimic.unoccluded
+    mimic.unoccluded = lambda s, l: verdict  # noqa: E731 - the routing, not the VEN, is under test
+    mimic.set_inference("routed")
+    routed = mimic.embed(x, lengths)
+    torch.testing.assert_close(routed[:2], mimic.teacher.embed(x[:2], lengths[:2]))
+    torch.testing.assert_close(routed[2:], mimic.set_inference("guided").embed(x[2:], lengths[2:]))
+    mimic.unoccluded = original
+    assert not mimic.unoccluded(x, lengths).any()  # P('none') = e^0 / (2 e^0 + e^1) < 1/2
+    with torch.no_grad():
+        head.bias.copy_(torch.tensor([2.0, 0.0, 0.0]))
+    assert mimic.unoccluded(x, lengths).all()
+    routed = mimic.set_inference("routed").embed(x, lengths)
+    torch.testing.assert_close(routed, mimic.teacher.embed(x, lengths))
+    with pytest.raises(ValueError, match="none_class"):
+        make_mimic().set_inference("routed")
 
 
 def test_mimic_without_guidance_is_the_plain_student():

@@ -10,7 +10,16 @@ import torch
 
 from mimicgait.cli import main
 from mimicgait.engine.config import ConfigError, load_config
-from mimicgait.pipeline import Job, evaluations, expand, job_config, plan, run_pipeline, train_jobs
+from mimicgait.pipeline import (
+    Job,
+    eval_subjects,
+    evaluations,
+    expand,
+    job_config,
+    plan,
+    run_pipeline,
+    train_jobs,
+)
 
 TINY = """
 base: tiny
@@ -26,7 +35,8 @@ pipeline:
 
 REPORTS = [
     "teacher-holistic", "baseline1", "baseline1-holistic-gallery", "baseline2", "baseline2-holistic-gallery",
-    "mimic", "mimic-holistic-gallery", "mimic-student", "mimic-student-holistic-gallery", "mimic-holistic",
+    "mimic", "mimic-holistic-gallery", "mimic-holistic", "mimic-student", "mimic-student-holistic-gallery",
+    "mimic-student-holistic", "mimic-routed", "mimic-routed-holistic-gallery", "mimic-routed-holistic",
     "mimic-ce",
 ]
 
@@ -86,14 +96,32 @@ def test_bad_pipeline_sections_are_refused(config_file):
 def test_unguided_mimic_is_evaluated_as_student_only(config_file, tmp_path):
     config = load_config(config_file, ["mimic.guidance=false"])
     names = [e.name for e in evaluations(config, tmp_path)]
-    assert "mimic-student" in names and "mimic" not in names
-    assert next(e for e in evaluations(config, tmp_path) if e.name == "mimic-holistic").inference == "student"
+    assert "mimic-student" in names and "mimic" not in names and "mimic-routed" not in names
+    holistic = next(e for e in evaluations(config, tmp_path) if e.name == "mimic-student-holistic")
+    assert holistic.inference == "student" and not holistic.occluded
+
+
+def test_evaluation_subjects_prefer_the_test_split_then_the_validation_subjects(config_file, data_dir):
+    from mimicgait.data.sources import open_source
+
+    config = load_config(config_file)
+    test = json.loads((data_dir / "partition.json").read_text())["TEST_SET"]
+    assert eval_subjects(config, open_source(data_dir)) == test  # the whole dataset: its test split
+    config = load_config(config_file, ["pipeline.eval.subjects='004'"])
+    assert eval_subjects(config, open_source(data_dir)) == ["004"]
 
 
 def test_no_evaluation_subjects_is_a_clear_error(config_file, data_dir, tmp_path):
+    bare = tmp_path / "no-partition"  # the same subjects without a partition file
+    bare.mkdir()
+    for file in data_dir.glob("*.npz"):
+        (bare / file.name).symlink_to(file)
+    from mimicgait.data.sources import open_source
+
+    assert eval_subjects(load_config(config_file), open_source(bare)) == ["005", "006"]
     config = load_config(config_file, ["data.val_subjects=null"])
     with pytest.raises(ValueError, match="data.val_subjects"):
-        run_pipeline(config, data_dir, tmp_path / "run", progress=False)
+        run_pipeline(config, bare, tmp_path / "run", progress=False)
     assert not (tmp_path / "run" / "teacher").exists()  # refused before training anything
 
 
@@ -107,13 +135,15 @@ def test_pipeline_end_to_end_then_rerun_skips(config_file, data_dir, tmp_path, c
     assert "Baseline-2" in out and "RP rank1.NM" in out and "retention rank1.NM" in out
     for name in ["teacher", "ven", "baseline", "mimic", "mimic-ce"]:
         assert (run / name / "model.pt").is_file()
+    test_subjects = json.loads((data_dir / "partition.json").read_text())["TEST_SET"]
     for name in REPORTS:
         report = json.loads((run / "reports" / f"{name}.json").read_text())
-        assert report["pipeline"]["settings"]["subjects"] == ["005", "006"]
+        assert report["pipeline"]["settings"]["subjects"] == test_subjects
         assert set(report["metrics"]) >= {"rank1.NM", "rank1.BG", "rank1.CL"}
     holistic = json.loads((run / "reports" / "baseline1-holistic-gallery.json").read_text())
     assert holistic["occlusion"]["gallery"] == "none" and holistic["occlusion"]["kinds"] == ["top", "bottom"]
     assert json.loads((run / "reports" / "mimic-student.json").read_text())["meta"]["inference"] == "student"
+    assert json.loads((run / "reports" / "mimic-routed.json").read_text())["meta"]["inference"] == "routed"
     ce = torch.load(run / "mimic-ce" / "model.pt", weights_only=True)
     assert any(k.startswith("ce_head.") for k in ce["state_dict"])  # the MiCKD + XE variant trained a head
     summary = (run / "summary.md").read_text()

@@ -12,12 +12,13 @@ A job's config is, in order: the config file, `pipeline.overrides[<stage>]`, the
 against the schema of `mimicgait.engine.config`.
 
 Evaluation then scores, on the held-out subjects and with seeded occlusions: the teacher on
-holistic data, Baseline-1 (the teacher) / Baseline-2 / mimic (guided and bare student) under
-occlusion with occluded and with holistic gallery, the mimic on holistic data (how much holistic
-accuracy it keeps) and every variant under the paper's protocol. Reports are cached next to the
-run: `RUN_DIR/reports/<name>.json` is reused while its settings match and it is newer than the
-model it scores. `RUN_DIR/summary.md` holds the comparison tables with RP = occluded Rank-1 /
-the teacher's holistic Rank-1.
+holistic data, Baseline-1 (the teacher) / Baseline-2 / mimic (guided, bare student and routed)
+under occlusion with occluded and with holistic gallery, the mimic in each mode on holistic data
+(how much holistic accuracy it keeps) and every variant under the paper's protocol. Reports of one
+model share their embedding passes (each sequence is embedded once holistic and once occluded).
+Reports are cached next to the run: `RUN_DIR/reports/<name>.json` is reused while its settings
+match and it is newer than the model it scores. `RUN_DIR/summary.md` holds the comparison tables
+with RP = occluded Rank-1 / the teacher's holistic Rank-1.
 """
 
 from __future__ import annotations
@@ -37,6 +38,13 @@ log = logging.getLogger(__name__)
 
 STAGE_ORDER = ("teacher", "ven", "baseline", "occ-aware", "mimic")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+#: Report stem and label of each inference mode of the mimic network.
+MIMIC_MODES = {
+    "guided": ("mimic", "Mimic"),
+    "student": ("mimic-student", "Mimic (student)"),
+    "routed": ("mimic-routed", "Mimic (routed)"),
+}
 
 #: Column labels of the jobs the paper names.
 LABELS = {"teacher": "Baseline-1", "baseline": "Baseline-2", "occ-aware": "Occ-Aware", "mimic": "Mimic"}
@@ -194,14 +202,14 @@ def evaluations(config: Mapping[str, Any], run_dir: Path) -> list[Evaluation]:
     if "mimic" in names:
         mimic_job = next(j for j in jobs if j.name == "mimic")
         guided = bool(job_config(dict(config), mimic_job, run_dir)["mimic"]["guidance"])
-        modes = (["guided"] if guided else []) + ["student"]
+        modes = ["guided", "student", "routed"] if guided else ["student"]
         for mode in modes:
-            stem, label = ("mimic", "Mimic") if mode == "guided" else ("mimic-student", "Mimic (student)")
+            stem, label = MIMIC_MODES[mode]
             out += [
                 Evaluation(stem, "mimic", label, True, "same", mode),
                 Evaluation(f"{stem}-holistic-gallery", "mimic", label, True, "none", mode),
+                Evaluation(f"{stem}-holistic", "mimic", f"{label} (holistic)", False, "same", mode),
             ]
-        out.append(Evaluation("mimic-holistic", "mimic", "Mimic (holistic)", False, "same", modes[0]))
     for job in jobs:
         if job.variant and job.stage != "ven":
             out.append(Evaluation(job.name, job.name, job.name, occluded=True))
@@ -213,7 +221,12 @@ def _report_name(job: str) -> str:
 
 
 def eval_subjects(config: Mapping[str, Any], source) -> list[str]:
-    """Subjects to evaluate on: pipeline.eval.subjects, else its split, else data.val_subjects."""
+    """Subjects to evaluate on: pipeline.eval.subjects, else its split, else the data's test split
+    when the partition has one and all its subjects are in the data, else data.val_subjects.
+
+    So a recipe tuned on a validation split (data.val_subjects, held out of training) reports on
+    that split when run on the training subjects alone, and on the test split when run on the whole
+    dataset, without a change."""
     from mimicgait.data.partition import split_subjects
     from mimicgait.engine.data import subject_list
 
@@ -225,11 +238,15 @@ def eval_subjects(config: Mapping[str, Any], source) -> list[str]:
             raise ValueError(f"pipeline.eval.split={ev['split']!r} but {source.root} has no partition file; "
                              "set pipeline.eval.subjects instead")
         return split_subjects(source.partition, ev["split"], source.subjects())
+    test = list((source.partition or {}).get("TEST_SET") or [])
+    if test and set(test) <= set(source.subjects()):
+        return test
     val = subject_list(config["data"].get("val_subjects"))
     if not val:
         raise ValueError(
             "the pipeline has no subjects to evaluate on: set data.val_subjects (held out of training), "
-            "pipeline.eval.subjects or pipeline.eval.split in the config"
+            "pipeline.eval.subjects or pipeline.eval.split in the config, or give data with a "
+            "partition file whose TEST_SET subjects are present"
         )
     return val
 
@@ -244,6 +261,7 @@ def _settings(config: Mapping[str, Any], item: Evaluation, subjects: Sequence[st
         "metric": ev["metric"],
         "inference": item.inference,
         "max_frames": ev.get("max_frames"),
+        "amp": ev.get("amp", "none"),
         "subjects": list(subjects),
     }
 
@@ -268,7 +286,7 @@ def evaluate_jobs(
     from mimicgait.data.sources import open_source
     from mimicgait.data.store import SequenceStore
     from mimicgait.engine.checkpoint import load_for_inference, resolve_checkpoint
-    from mimicgait.eval.evaluate import check_input_size, evaluate
+    from mimicgait.eval.evaluate import EmbeddingCache, check_input_size, evaluate
     from mimicgait.eval.protocols import build_protocol
     from mimicgait.eval.report import write_report
 
@@ -278,6 +296,7 @@ def evaluate_jobs(
     store = None
     protocol = build_protocol(config["val"]["protocol"])
     reports: dict[str, dict[str, Any]] = {}
+    caches: dict[tuple[str, str | None], EmbeddingCache] = {}  # per model: shared embedding passes
     for item in evaluations(config, run_dir):
         checkpoint = resolve_checkpoint(run_dir / item.job, f"pipeline job {item.job}")
         settings = _settings(config, item, subjects)
@@ -294,10 +313,11 @@ def evaluate_jobs(
         check_input_size(meta.get("input_size"), store.frame_size, str(checkpoint))
         log.info("evaluating %s (%s)", item.name, item.label)
         report = evaluate(
-            model.embed, store, protocol,
+            autocast_embed(model.embed, settings["amp"]), store, protocol,
             occlusion=settings["occlusion"], gallery_occlusion=item.gallery,
             seed=settings["seed"], metric=settings["metric"], batch_size=int(ev["batch_size"]),
             max_frames=settings["max_frames"], progress=progress,
+            cache=caches.setdefault((item.job, item.inference), {}),
         )
         report = {
             "label": item.label,
@@ -316,6 +336,23 @@ def evaluate_jobs(
         write_report(report, path)
         reports[item.name] = report
     return reports
+
+
+def autocast_embed(embed: Callable[..., Any], amp: str) -> Callable[..., Any]:
+    """`embed` run under bfloat16 autocast on the CPU (amp 'bf16'), or unchanged ('none');
+    the embeddings come back as float32."""
+    import torch
+
+    if amp == "none":
+        return embed
+    if amp != "bf16":
+        raise ConfigError(f"pipeline.eval.amp must be 'none' or 'bf16', got {amp!r}")
+
+    def run(sils, lengths):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return embed(sils, lengths).float()
+
+    return run
 
 
 # -- summary -------------------------------------------------------------------------------------
@@ -371,8 +408,10 @@ def summarise(config: Mapping[str, Any], reports: Mapping[str, Mapping[str, Any]
     hol_gal = _select(reports, items, "none")
     if hol_gal:
         parts += ["", "## Occluded probes, holistic gallery", "", _table(hol_gal, teacher)]
-    if teacher is not None and "mimic-holistic" in reports:
-        kept = [(items["teacher-holistic"].label, teacher), ("Mimic (holistic)", reports["mimic-holistic"])]
+    held = [(items[n].label, dict(r)) for n, r in reports.items()
+            if n in items and items[n].job == "mimic" and not items[n].occluded]
+    if teacher is not None and held:
+        kept = [(items["teacher-holistic"].label, dict(teacher)), *held]
         parts += ["", "## Holistic input: how much of the teacher's accuracy the mimic network keeps", "",
                   _table(kept, teacher, "retention")]
     columns = [(name, dict(r)) for name, r in reports.items() if name != "teacher-holistic"]
@@ -435,6 +474,7 @@ def run_pipeline(
     from mimicgait.data.sources import open_source
 
     eval_subjects(resolved, open_source(data_dir, partition=resolved["data"].get("partition")))
+    autocast_embed(lambda sils, lengths: sils, resolved["pipeline"]["eval"].get("amp", "none"))
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(resolved, run_dir / "pipeline.yaml")
     status = train_jobs(config, data_dir, run_dir, overrides, before_job)

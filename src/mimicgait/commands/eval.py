@@ -38,8 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="same: gallery occluded too, independently (the paper); none: holistic gallery")
     p.add_argument("--seed", type=int, default=0, help="occlusion seed (default 0)")
     p.add_argument("--metric", default="euc", choices=("euc", "cos"), help="part-wise distance (default euc)")
-    p.add_argument("--inference", choices=("guided", "student"),
-                   help="mimic checkpoints: VEN-guided network (paper) or bare student (public code)")
+    p.add_argument("--inference", choices=("guided", "student", "routed"),
+                   help="mimic checkpoints: VEN-guided network (paper), bare student (public code) or "
+                        "routed (the VEN sends sequences it finds unoccluded to the teacher)")
     p.add_argument("--batch-size", type=int, default=8, help="sequences per forward pass (default 8)")
     p.add_argument("--max-frames", type=int, help="cap on padded frames per forward pass")
     p.add_argument("--json", dest="json_out", help="write the report to this JSON file")

@@ -50,11 +50,13 @@ def build_model(
     if kind == "mimic":
         student = build_encoder(spec["encoder"])
         guidance = bool(spec["guidance"]) and ven is not None
+        classes = list(spec.get("classes") or [])
         return MimicNet(
             student,
             teacher=teacher,
             ven=ven,
             guidance=guidance,
             inference="guided" if guidance else "student",
+            none_class=classes.index("none") if "none" in classes else None,
         )
     raise ValueError(f"unknown model kind {kind!r} in checkpoint spec; expected one of {KINDS}")

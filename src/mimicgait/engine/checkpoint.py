@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from mimicgait.engine.build import build_model
 from mimicgait.engine.preprocess import Preprocess
 from mimicgait.io import write_atomic
+from mimicgait.models.mimic import INFERENCE_MODES
 
 log = logging.getLogger(__name__)
 
@@ -167,12 +168,13 @@ class InferenceModel(nn.Module):
         return self.embed(sils, lengths)
 
 
-def _load_frozen_ven(payload: dict[str, Any], file: Path) -> nn.Module:
-    ven_file = dereference(payload["ven"], file, "VEN")
-    ven_payload, _ = load_checkpoint(ven_file, "VEN checkpoint")
-    ven = build_model(ven_payload["model_spec"])
-    ven.load_state_dict(ven_payload["state_dict"])
-    return ven
+def _load_reference(payload: dict[str, Any], file: Path, key: str, what: str) -> nn.Module:
+    """The frozen model a mimic checkpoint refers to (its teacher or VEN), rebuilt and loaded."""
+    ref_file = dereference(payload[key], file, what)
+    ref_payload, _ = load_checkpoint(ref_file, f"{what} checkpoint")
+    model = build_model(ref_payload["model_spec"])
+    model.load_state_dict(ref_payload["state_dict"])
+    return model
 
 
 def load_for_inference(
@@ -195,15 +197,21 @@ def load_for_inference(
     mode = None
     if spec["kind"] == "mimic":
         mode = inference or payload.get("inference", "guided")
-        if mode not in ("guided", "student"):
-            raise ValueError(f"inference must be 'guided' or 'student', got {mode!r}")
+        if mode not in INFERENCE_MODES:
+            raise ValueError(f"inference must be one of {', '.join(INFERENCE_MODES)}, got {mode!r}")
         if mode == "guided" and not spec["guidance"]:
             raise ValueError(f"{file} was trained without VEN guidance; use --inference student")
-        if mode == "guided":
-            model = build_model(spec, ven=_load_frozen_ven(payload, file))
+        if mode == "routed" and "ven" not in payload:
+            raise ValueError(f"{file} was trained without a VEN, which routing needs; use --inference "
+                             "student")
+        if mode in ("guided", "routed"):
+            ven = _load_reference(payload, file, "ven", "VEN")
+            teacher = _load_reference(payload, file, "teacher", "teacher") if mode == "routed" else None
+            model = build_model(spec, ven=ven, teacher=teacher)
             # `ce_head.*`: the training-only classifier of loss.mimic_ce_weight > 0.
             state = payload["state_dict"]
             model.load_state_dict({k: v for k, v in state.items() if not k.startswith("ce_head.")})
+            model.set_inference(mode)
         else:
             model = build_model({**spec, "guidance": False})
             student = {k: v for k, v in payload["state_dict"].items() if k.startswith("student.")}

@@ -84,15 +84,38 @@ def check_input_size(
         )
 
 
+#: Embeddings already computed for one model: (occlusion tag, store index) -> (embedding [C, P], kind).
+#: The tag is 'holistic', or (role, kinds, seed) for an occluded sequence; see `evaluate(cache=...)`.
+EmbeddingCache = dict[tuple[Any, int], tuple[torch.Tensor, str]]
+
+
 class _Embedder:
-    """Embeds store sequences for one role, applying the occluder and recording what it drew."""
+    """Embeds store sequences for one role, applying the occluder and recording what it drew.
+
+    With a cache, a sequence already embedded under the same occlusion (or none) is not embedded
+    again: the holistic, occluded and holistic-gallery reports of one model share their passes."""
 
     def __init__(self, embed_fn: EmbedFn, store: StoreLike, occluder: Occluder | None, batch_size: int,
-                 max_frames: int | None, progress: bool):
+                 max_frames: int | None, progress: bool, cache: EmbeddingCache | None = None,
+                 occlusion_tag: Any = None):
         self.embed_fn, self.store, self.occluder = embed_fn, store, occluder
         self.batch_size, self.max_frames, self.progress = batch_size, max_frames, progress
+        self.cache, self.occlusion_tag = cache, occlusion_tag
 
     def __call__(self, indices: np.ndarray, role: str, occlude: bool) -> tuple[torch.Tensor, np.ndarray]:
+        occlude = occlude and self.occluder is not None
+        if self.cache is None:
+            return self._embed(indices, role, occlude)
+        tag = (role, self.occlusion_tag) if occlude else "holistic"
+        missing = np.array([i for i in indices.tolist() if (tag, i) not in self.cache], dtype=np.int64)
+        if len(missing):
+            feats, kinds = self._embed(missing, role, occlude)
+            for i, f, k in zip(missing.tolist(), feats, kinds.tolist(), strict=True):
+                self.cache[(tag, i)] = (f, k)
+        hits = [self.cache[(tag, i)] for i in indices.tolist()]
+        return torch.stack([f for f, _ in hits]), np.array([k for _, k in hits], dtype=str)
+
+    def _embed(self, indices: np.ndarray, role: str, occlude: bool) -> tuple[torch.Tensor, np.ndarray]:
         keys = self.store.keys
         kinds = np.full(len(indices), "none", dtype=object)
 
@@ -100,7 +123,7 @@ class _Embedder:
             return self.store.frames(int(indices[pos]))
 
         transform = None
-        if occlude and self.occluder is not None:
+        if occlude:
             def transform(frames: np.ndarray, pos: int) -> np.ndarray:
                 out, kind, _amount = self.occluder(frames, tuple(keys[int(indices[pos])]), role)
                 kinds[pos] = kind
@@ -167,13 +190,19 @@ def evaluate(
     max_frames: int | None = None,
     occluder: Occluder | None = None,
     progress: bool = False,
+    cache: EmbeddingCache | None = None,
 ) -> dict[str, Any]:
     """Evaluate `embed_fn` on `store` under `protocol`; return the report dict (see `report.py`).
 
     `occlusion` is a list of kinds (or 'top,bottom'; None/'none' for holistic data); `occluder`
-    overrides the library's occlusion function (tests, custom occlusions). Raises `ValueError` when
-    the protocol's gallery or every probe group is empty on this data.
+    overrides the library's occlusion function (tests, custom occlusions). `cache` (a dict the
+    caller keeps per model and store, empty at first) lets several evaluations of one model share
+    embeddings: a sequence is embedded once per occlusion (kinds, seed, role) and once holistic; it
+    cannot be combined with a custom `occluder`. Raises `ValueError` when the protocol's gallery or
+    every probe group is empty on this data.
     """
+    if cache is not None and occluder is not None:
+        raise ValueError("evaluate: cache works with the library's occlusion only, not a custom occluder")
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
     if gallery_occlusion not in GALLERY_OCCLUSION:
@@ -209,7 +238,7 @@ def evaluate(
     if both:
         notes.append(f"{both} sequence(s) are both probe and gallery: each of them will find itself")
 
-    embed = _Embedder(embed_fn, store, occluder, batch_size, max_frames, progress)
+    embed = _Embedder(embed_fn, store, occluder, batch_size, max_frames, progress, cache, (kinds, seed))
     probe_idx = np.unique(np.concatenate([g for g in groups.values() if len(g)]))
     gallery_feats, gallery_kinds = embed(gallery_idx, "gallery", gallery_occlusion == "same")
     probe_feats, probe_kinds = embed(probe_idx, "probe", True)

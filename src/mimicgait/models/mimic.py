@@ -3,9 +3,10 @@ frozen teacher.
 
 Eq. 1 of the paper: gamma_m = T(F_m(O) (+) V(O)), with (+) the concatenation of the 64-d VEN feature
 to every part and T a per-part linear map [P, C + D, C] (the mixer) whose sizes follow from the
-student and the VEN. The teacher and the VEN are held outside the module tree: they are absent from
-`parameters()` and `state_dict()` (the student checkpoint holds only student + mixer), stay frozen
-and in eval mode whatever `.train()` is called, and still follow `.to()` / `.cuda()` / `.half()`.
+student and the VEN; T starts as the identity on the student's channels (see `identity_mixer`).
+The teacher and the VEN are held outside the module tree: they are absent from `parameters()` and
+`state_dict()` (the student checkpoint holds only student + mixer), stay frozen and in eval mode
+whatever `.train()` is called, and still follow `.to()` / `.cuda()` / `.half()`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from mimicgait.models.blocks import SeparateFCs
 from mimicgait.models.encoder import GaitEncoder
 from mimicgait.models.ven import VisibilityEstimator, fuse
 
-INFERENCE_MODES = ("guided", "student")
+INFERENCE_MODES = ("guided", "student", "routed")
 
 
 def _freeze(module: nn.Module) -> nn.Module:
@@ -25,6 +26,18 @@ def _freeze(module: nn.Module) -> nn.Module:
     for param in module.parameters():
         param.requires_grad_(False)
     return module
+
+
+def identity_mixer(parts: int, channels: int, feature_dim: int) -> SeparateFCs:
+    """T of Eq. 1, [P, C + D, C], initialised to pass the student's embedding through unchanged and
+    to ignore the VEN feature: the guided network starts as its student, so a student initialised
+    from the teacher starts at the teacher's embedding instead of a random projection of it (the
+    weights on the VEN feature still get gradients and are learnt)."""
+    mixer = SeparateFCs(parts, channels + feature_dim, channels)
+    with torch.no_grad():
+        mixer.weight.zero_()
+        mixer.weight[:, :channels, :] = torch.eye(channels)
+    return mixer
 
 
 def _embed(module: nn.Module, sils: Tensor, lengths: Tensor | None) -> Tensor:
@@ -37,8 +50,11 @@ class MimicNet(nn.Module):
     """Student encoder + mixer (trainable), with frozen teacher and VEN kept out of the checkpoint.
 
     `guidance=False` drops the VEN (ablation "no VEN"): the student embedding is used as is.
-    `inference` selects what `embed` returns: 'guided' (the paper: student + VEN + mixer) or
-    'student' (what the public code evaluates).
+    `inference` selects what `embed` returns: 'guided' (the paper: student + VEN + mixer),
+    'student' (what the public code evaluates) or 'routed' (deployment: the VEN decides per sequence;
+    a sequence it finds unoccluded gets the teacher's embedding, any other the guided one, so the
+    model keeps the teacher's holistic accuracy; needs the teacher and `none_class`, the index of
+    'none' among the VEN's classes).
     """
 
     def __init__(
@@ -49,6 +65,7 @@ class MimicNet(nn.Module):
         mixer: nn.Module | None = None,
         guidance: bool = True,
         inference: str = "guided",
+        none_class: int | None = None,
     ) -> None:
         super().__init__()
         if guidance and ven is None:
@@ -57,15 +74,16 @@ class MimicNet(nn.Module):
         self.guidance = guidance
         if guidance and mixer is None:
             assert ven is not None
-            mixer = SeparateFCs(student.parts, student.out_channels + ven.feature_dim, student.out_channels)
+            mixer = identity_mixer(student.parts, student.out_channels, ven.feature_dim)
         self.mixer = mixer if guidance else None
         # A tuple is not an nn.Module, so these are neither registered children nor saved.
         self._frozen: tuple[nn.Module | None, nn.Module | None] = (
             _freeze(teacher) if teacher is not None else None,
             _freeze(ven) if ven is not None else None,
         )
+        self.none_class = none_class
         self.inference = "guided"
-        self.set_inference(inference if guidance else "student")
+        self.set_inference(inference if guidance or inference == "routed" else "student")
 
     @property
     def teacher(self) -> nn.Module | None:
@@ -76,11 +94,14 @@ class MimicNet(nn.Module):
         return self._frozen[1]  # type: ignore[return-value]
 
     def set_inference(self, mode: str) -> MimicNet:
-        """Choose what `embed` returns: 'guided' or 'student'."""
+        """Choose what `embed` returns: 'guided', 'student' or 'routed'."""
         if mode not in INFERENCE_MODES:
             raise ValueError(f"inference mode must be one of {INFERENCE_MODES}, got {mode!r}")
         if mode == "guided" and not self.guidance:
             raise ValueError("inference 'guided' needs guidance=True (a VEN and a mixer)")
+        if mode == "routed" and (self.teacher is None or self.ven is None or self.none_class is None):
+            raise ValueError("inference 'routed' needs the teacher, the VEN and none_class (the index of "
+                             "'none' among the VEN's classes)")
         self.inference = mode
         return self
 
@@ -121,8 +142,41 @@ class MimicNet(nn.Module):
                 out["teacher"] = _embed(self.teacher, holistic, lengths)
         return out
 
+    def unoccluded(self, sils: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """Bool [n]: the VEN's verdict that a sequence is unoccluded (mean P('none') over its valid
+        frames above one half)."""
+        from mimicgait.models.blocks import FramePacker
+
+        packer = FramePacker(sils, lengths)
+        with torch.no_grad():
+            _, logits, _ = self.ven(packer.pack(sils))  # [M, K]
+            p_none = packer.mean(logits.float().softmax(-1)[:, self.none_class : self.none_class + 1])
+        return p_none[:, 0] > 0.5  # [n]
+
+    def _routed(self, sils: Tensor, lengths: Tensor | None) -> Tensor:
+        holistic = self.unoccluded(sils, lengths)  # [n]
+        out: Tensor | None = None
+        for chosen, embed in ((holistic, self._teacher_embed), (~holistic, self._occluded_embed)):
+            if not bool(chosen.any()):
+                continue
+            part = embed(sils[chosen], None if lengths is None else lengths[chosen])  # [k, c, p]
+            if out is None:
+                out = part.new_empty((sils.shape[0], *part.shape[1:]))
+            out[chosen] = part
+        assert out is not None
+        return out
+
+    def _teacher_embed(self, sils: Tensor, lengths: Tensor | None) -> Tensor:
+        with torch.no_grad():
+            return _embed(self.teacher, sils, lengths)
+
+    def _occluded_embed(self, sils: Tensor, lengths: Tensor | None) -> Tensor:
+        return self._guided(sils, lengths) if self.guidance else self.student(sils, lengths)
+
     def embed(self, sils: Tensor, lengths: Tensor | None = None) -> Tensor:
         """Evaluation embedding [n, c, p] in the selected inference mode."""
         if self.inference == "guided":
             return self._guided(sils, lengths)
+        if self.inference == "routed":
+            return self._routed(sils, lengths)
         return self.student(sils, lengths)
