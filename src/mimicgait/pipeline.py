@@ -339,14 +339,16 @@ def evaluate_jobs(
 
 
 def autocast_embed(embed: Callable[..., Any], amp: str) -> Callable[..., Any]:
-    """`embed` run under bfloat16 autocast on the CPU (amp 'bf16'), or unchanged ('none');
-    the embeddings come back as float32."""
+    """`embed` run under bfloat16 autocast on the CPU (amp 'bf16', or 'auto' on a CPU with native
+    bfloat16), or unchanged ('none'); the embeddings come back as float32."""
     import torch
 
-    if amp == "none":
+    from mimicgait.engine.precision import resolve_amp
+
+    if amp not in ("none", "bf16", "auto"):
+        raise ConfigError(f"pipeline.eval.amp must be 'none', 'bf16' or 'auto', got {amp!r}")
+    if resolve_amp(amp, torch.device("cpu"), "pipeline.eval.amp") == "none":
         return embed
-    if amp != "bf16":
-        raise ConfigError(f"pipeline.eval.amp must be 'none' or 'bf16', got {amp!r}")
 
     def run(sils, lengths):
         with torch.autocast("cpu", dtype=torch.bfloat16):

@@ -78,7 +78,8 @@ DEFAULTS: dict[str, Any] = {
         "log_every": 10,
         "checkpoint_every": 1000,
         "val_every": 0,  # 0: validate only at the end (when val_subjects are set); -1: never
-        "amp": "none",  # 'none', 'bf16' or 'fp16' (fp16 on CUDA only)
+        # 'none', 'bf16', 'fp16' (CUDA only) or 'auto' (bf16 where the CPU/GPU has it natively)
+        "amp": "none",
         "device": "auto",  # 'auto', 'cpu', 'cuda', 'cuda:1', ...
         "progress": True,
         "tensorboard": True,  # TensorBoard scalars next to log.jsonl (skipped if not importable)
@@ -116,7 +117,8 @@ DEFAULTS: dict[str, Any] = {
             "batch_size": 8,
             "max_frames": None,
             # 'bf16': embed under bfloat16 autocast (about twice as fast on CPUs with AVX512-BF16;
-            # distances and ranking stay float32); 'none': float32 throughout
+            # distances and ranking stay float32); 'none': float32 throughout; 'auto': bf16 where
+            # the CPU has it natively
             "amp": "none",
         },
     },

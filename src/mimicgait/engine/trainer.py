@@ -32,11 +32,11 @@ from mimicgait.engine.checkpoint import (
 )
 from mimicgait.engine.data import training_batches
 from mimicgait.engine.logging import RunLogger
+from mimicgait.engine.precision import resolve_amp
 from mimicgait.engine.stages.base import Stage
 
 log = logging.getLogger(__name__)
 
-AMP_MODES = ("none", "bf16", "fp16")
 OPTIMIZERS = ("sgd", "adam")
 
 
@@ -94,12 +94,10 @@ class Trainer:
             self.module.to(memory_format=torch.channels_last)
         self.params = [p for p in self.module.parameters() if p.requires_grad]
         self.optimizer = build_optimizer(self.params, self.optim_cfg)
-        amp = self.train_cfg.get("amp", "none")
-        if amp not in AMP_MODES:
-            raise ValueError(f"train.amp must be one of {AMP_MODES}, got {amp!r}")
-        if amp == "fp16" and self.device.type != "cuda":
-            raise ValueError("train.amp=fp16 needs CUDA; on the CPU use train.amp=bf16")
-        self.amp = amp
+        requested = self.train_cfg.get("amp", "none")
+        self.amp = amp = resolve_amp(requested, self.device)
+        if requested == "auto":
+            log.info("train.amp=auto: %s on %s", amp, self.device)
         self.scaler = torch.amp.GradScaler("cuda") if amp == "fp16" else None
         self.iteration = 0
 
