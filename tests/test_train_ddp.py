@@ -39,3 +39,40 @@ def test_two_process_gloo_training_lowers_the_loss(tmp_path):
     assert len(losses) == STEPS
     assert sum(losses[-4:]) / 4 < sum(losses[:4]) / 4
     assert (run / "model.pt").is_file() and not (run / "tensorboard").exists()
+
+
+def _gather_worker(rank: int, world: int, port: int, out: str) -> None:
+    import torch.distributed as dist
+
+    from mimicgait.engine.distributed import gather_across
+    from mimicgait.losses import MiCKDLoss, PartTripletLoss
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    torch.manual_seed(0)
+    student, teacher = torch.randn(8, 6, 4), torch.randn(8, 6, 4)  # the whole batch, the same on each rank
+    labels = torch.arange(4).repeat_interleave(2)
+    mine = slice(4 * rank, 4 * rank + 4)  # each rank holds two subjects of it
+    local = student[mine].clone().requires_grad_(True)
+    loss = MiCKDLoss(0.05)(gather_across(local), gather_across(teacher[mine]), gather_across(labels[mine]))
+    loss = loss + PartTripletLoss(0.2)(gather_across(local), gather_across(labels[mine]))[0]
+    loss.backward()
+    grads = [torch.empty(4, 6, 4) for _ in range(world)]
+    dist.all_gather(grads, local.grad / world)  # what DDP's gradient averaging makes of it
+    if rank == 0:
+        torch.save({"loss": loss.detach(), "grad": torch.cat(grads)}, out)
+    dist.destroy_process_group()
+
+
+def test_gathered_losses_match_one_process_on_the_whole_batch(tmp_path):
+    from mimicgait.losses import MiCKDLoss, PartTripletLoss
+
+    out = tmp_path / "gathered.pt"
+    mp.spawn(_gather_worker, args=(2, _free_port(), str(out)), nprocs=2, join=True)
+    torch.manual_seed(0)
+    student, teacher = torch.randn(8, 6, 4).requires_grad_(True), torch.randn(8, 6, 4)
+    labels = torch.arange(4).repeat_interleave(2)
+    loss = MiCKDLoss(0.05)(student, teacher, labels) + PartTripletLoss(0.2)(student, labels)[0]
+    loss.backward()
+    got = torch.load(out, weights_only=True)
+    torch.testing.assert_close(got["loss"], loss.detach())
+    torch.testing.assert_close(got["grad"], student.grad)

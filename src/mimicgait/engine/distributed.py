@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-from torch import nn
+from torch import Tensor, nn
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,39 @@ def mean_across(values: dict[str, float], info: DistInfo, device: torch.device) 
     dist.all_reduce(t)
     t /= info.world_size
     return dict(zip(keys, t.tolist(), strict=True))
+
+
+class _GatherAcross(torch.autograd.Function):
+    """all_gather forward; backward sums the gradient over ranks (each rank computed the same loss
+    on the gathered batch) and keeps this rank's slice."""
+
+    @staticmethod
+    def forward(ctx, t: Tensor) -> Tensor:
+        world, rank = dist.get_world_size(), dist.get_rank()
+        ctx.rows, ctx.rank = t.shape[0], rank
+        parts = [torch.empty_like(t) for _ in range(world)]
+        dist.all_gather(parts, t.contiguous())
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        grad = grad.contiguous()
+        dist.all_reduce(grad)
+        return grad[ctx.rank * ctx.rows : (ctx.rank + 1) * ctx.rows]
+
+
+def gather_across(t: Tensor) -> Tensor:
+    """Concatenate `t` [n, ...] from every rank in rank order -> [world * n, ...]; `t` itself in a
+    single process. Differentiable: with the gradient averaging of DDP, a loss over the gathered
+    batch (triplet, MiCKD: anchors need the other ranks' positives and negatives) gets exactly the
+    gradient it would have in one process on the whole batch. Every rank must hold as many rows."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return t
+    if t.requires_grad:
+        return _GatherAcross.apply(t)
+    parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, t.contiguous())
+    return torch.cat(parts)
 
 
 def barrier(info: DistInfo) -> None:

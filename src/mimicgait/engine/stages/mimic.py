@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from mimicgait.engine.build import build_encoder, build_model
 from mimicgait.engine.checkpoint import load_checkpoint
+from mimicgait.engine.distributed import gather_across
 from mimicgait.engine.stages.base import Logs, Stage
 from mimicgait.losses import BNNeckCrossEntropy, L2KDLoss, MiCKDLoss
 from mimicgait.models import BNNeckHead
@@ -139,7 +140,11 @@ class MimicStage(Stage):
     ) -> tuple[Tensor, Logs]:
         x = self.inputs(batch, generator)
         out = model(x["occluded"], batch["lengths"], x["holistic"])  # {'student', 'teacher'}: [n, c, p]
-        loss = self.kd(out["student"], out["teacher"], batch["labels"])
+        if isinstance(self.kd, MiCKDLoss):  # multi-instance: every rank's instances, as in one process
+            loss = self.kd(gather_across(out["student"]), gather_across(out["teacher"]),
+                           gather_across(batch["labels"]))
+        else:
+            loss = self.kd(out["student"], out["teacher"], batch["labels"])
         logs: Logs = {"kd": loss.detach()}
         if self.ce_weight > 0:
             ce = self.ce(self.module.ce_head(out["student"]), batch["labels"])  # logits [n, k, p]

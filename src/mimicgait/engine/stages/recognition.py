@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from mimicgait.engine.build import build_model
+from mimicgait.engine.distributed import gather_across
 from mimicgait.engine.stages.base import Logs, Stage
 from mimicgait.losses import BNNeckCrossEntropy, PartTripletLoss, part_accuracy
 
@@ -42,7 +43,8 @@ class TeacherStage(Stage):
         return x["holistic"]
 
     def recognition_loss(self, out: dict[str, Tensor], labels: Tensor) -> tuple[Tensor, Logs]:
-        triplet, active = self.triplet(out["embeddings"], labels)
+        # Under DDP the triplet loss sees every rank's sequences (as in one process on the whole batch).
+        triplet, active = self.triplet(gather_across(out["embeddings"]), gather_across(labels))
         ce = self.ce(out["logits"], labels)
         logs: Logs = {
             "triplet": triplet.detach(),
