@@ -48,8 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--minutes", type=float, default=10.0,
                    help="wall-clock budget for everything, in minutes (default 10)")
     p.add_argument("--data", help="use this dataset instead of generating one into OUT/data")
-    p.add_argument("--subjects", type=int, default=20,
-                   help="synthetic subjects to generate, 60 %% for training (default 20)")
+    p.add_argument("--subjects", type=int, default=30,
+                   help="synthetic subjects to generate, 60 %% for training (default 30)")
     p.add_argument("--frames", type=int, default=30, help="frames per synthetic sequence (default 30)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the data, training and occlusions (default 0)")
@@ -170,7 +170,7 @@ def run_demo(
     out: str | Path = "runs/demo",
     minutes: float = 10.0,
     data: str | Path | None = None,
-    subjects: int = 20,
+    subjects: int = 30,
     frames: int = 30,
     seed: int = 0,
     config: str | Path = "demo",
