@@ -116,6 +116,16 @@ def test_resume_is_bit_for_bit(runs, tmp_path):
     assert all(torch.equal(x, y) for x, y in zip(momentum_a, momentum_b, strict=True))
 
 
+def test_time_limit_stops_early_with_a_final_checkpoint(runs, tmp_path):
+    config = tiny_config("train.iterations=50", "train.log_every=2", "train.time_limit_s=0")
+    summary = train("baseline", config, runs / "data", tmp_path / "capped")
+    assert summary["iteration"] == 2  # the first log point is past a zero limit
+    payload, _ = load_checkpoint(tmp_path / "capped")
+    assert payload["iteration"] == 2
+    events = [r for r in read_log(tmp_path / "capped") if r["split"] == "event"]
+    assert events and events[-1]["planned"] == 50
+
+
 def test_bad_inputs_fail_before_the_first_step(runs, tmp_path):
     data = runs / "data"
     with pytest.raises(ValueError, match="must match the teacher's architecture"):

@@ -75,6 +75,9 @@ DEFAULTS: dict[str, Any] = {
     },
     "train": {
         "iterations": 60000,
+        # wall-clock cap in seconds (None: none): at the first log point past it the run stops and
+        # saves its final checkpoint early (the demo uses it to keep its time budget on a busy CPU)
+        "time_limit_s": None,
         "log_every": 10,
         "checkpoint_every": 1000,
         "val_every": 0,  # 0: validate only at the end (when val_subjects are set); -1: never

@@ -230,6 +230,8 @@ class Trainer:
         log_every = max(1, int(self.train_cfg["log_every"]))
         ckpt_every = int(self.train_cfg["checkpoint_every"])
         val_every = int(self.train_cfg["val_every"])
+        limit = self.train_cfg.get("time_limit_s")
+        limit = None if limit is None else float(limit)
         bar = None
         if self.info.is_main and self.train_cfg.get("progress", True):
             from tqdm import tqdm
@@ -239,6 +241,7 @@ class Trainer:
             )
         window: dict[str, float] = {}
         count, started, last = 0, time.perf_counter(), {}
+        fit_started = started
         val_metrics = None
         try:
             while self.iteration < total:
@@ -252,13 +255,22 @@ class Trainer:
                     bar.set_postfix(loss=f"{values['loss']:.4f}")
                 if self.iteration % log_every == 0 or self.iteration == total:
                     means = {k: v / count for k, v in window.items()}
+                    if limit is not None:  # every rank must agree to stop: decided on the averaged flag
+                        means["_over_time"] = float(time.perf_counter() - fit_started > limit)
                     means = distributed.mean_across(means, self.info, self.device)
+                    over_time = means.pop("_over_time", 0.0) > 0
                     elapsed = time.perf_counter() - started
                     means["s_per_step"] = elapsed / count
                     means["lr"] = learning_rate(self.optim_cfg, self.iteration - 1)
                     if logger is not None:
                         logger.write(self.iteration, "train", means)
                     last, window, count, started = means, {}, 0, time.perf_counter()
+                    if over_time and self.iteration < total:
+                        log.warning("%s: train.time_limit_s=%g reached: stopping at iteration %d of %d",
+                                    self.stage.name, limit, self.iteration, total)
+                        if logger is not None:
+                            logger.write(self.iteration, "event", {"time_limit_s": limit, "planned": total})
+                        break
                 if ckpt_every > 0 and self.iteration % ckpt_every == 0 and self.iteration < total:
                     self.save()
                 if val_every > 0 and self.iteration % val_every == 0 and self.iteration < total:

@@ -162,6 +162,8 @@ def conv3x3(in_c: int, out_c: int, stride: int = 1) -> nn.Conv2d:
 class BasicBlock2D(nn.Module):
     """ResNet BasicBlock on frames [M, C, H, W]: two 3x3 conv+BN, identity or 1x1-conv shortcut."""
 
+    conv_bn_pairs = (("conv1", "bn1"), ("conv2", "bn2"))  # for models.fold
+
     def __init__(self, in_c: int, out_c: int, stride: int = 1) -> None:
         super().__init__()
         self.conv1, self.bn1 = conv3x3(in_c, out_c, stride), nn.BatchNorm2d(out_c)

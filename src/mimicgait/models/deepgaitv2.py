@@ -48,6 +48,8 @@ class _Shortcut3D(nn.Sequential):
 class BasicBlock3D(nn.Module):
     """Residual block of two 3x3x3 convolutions on [n, c, s, h, w]."""
 
+    conv_bn_pairs = (("conv1", "bn1"), ("conv2", "bn2"))  # for models.fold
+
     def __init__(self, in_c: int, out_c: int, stride: int = 1) -> None:
         super().__init__()
         self.conv1 = nn.Conv3d(in_c, out_c, 3, (1, stride, stride), 1, bias=False)
@@ -65,6 +67,8 @@ class BasicBlock3D(nn.Module):
 class BasicBlockP3D(nn.Module):
     """Pseudo-3D residual block (OpenGait's BasicBlockP3D): 2D 3x3 conv+BN+ReLU per frame, plus a
     temporal 3x1x1 conv+BN added back (ReLU), then 2D 3x3 conv+BN and the residual shortcut."""
+
+    conv_bn_pairs = (("temporal", "temporal_bn"),)  # for models.fold
 
     def __init__(self, in_c: int, out_c: int, stride: int = 1) -> None:
         super().__init__()

@@ -11,11 +11,14 @@ whatever `.train()` is called, and still follow `.to()` / `.cuda()` / `.half()`.
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import Tensor, nn
 
 from mimicgait.models.blocks import SeparateFCs
 from mimicgait.models.encoder import GaitEncoder
+from mimicgait.models.fold import fold_batchnorm
 from mimicgait.models.ven import VisibilityEstimator, fuse
 
 INFERENCE_MODES = ("guided", "student", "routed")
@@ -81,6 +84,7 @@ class MimicNet(nn.Module):
             _freeze(teacher) if teacher is not None else None,
             _freeze(ven) if ven is not None else None,
         )
+        self._folded_teacher: tuple[tuple, nn.Module] | None = None
         self.none_class = none_class
         self.inference = "guided"
         self.set_inference(inference if guidance or inference == "routed" else "student")
@@ -139,8 +143,19 @@ class MimicNet(nn.Module):
             if self.teacher.training:
                 self.teacher.eval()
             with torch.no_grad():
-                out["teacher"] = _embed(self.teacher, holistic, lengths)
+                out["teacher"] = _embed(self._fast_teacher(), holistic, lengths)
         return out
+
+    def _fast_teacher(self) -> nn.Module:
+        """The frozen teacher with its BatchNorms folded into its convolutions (models.fold: the same
+        function, a fifth faster), rebuilt whenever the teacher's tensors change (`.to()`, a load)."""
+        teacher = self.teacher
+        assert teacher is not None
+        key = tuple((t.data_ptr(), t._version, t.dtype, t.device)
+                    for t in itertools.chain(teacher.parameters(), teacher.buffers()))
+        if self._folded_teacher is None or self._folded_teacher[0] != key:
+            self._folded_teacher = (key, fold_batchnorm(teacher))
+        return self._folded_teacher[1]
 
     def unoccluded(self, sils: Tensor, lengths: Tensor | None = None) -> Tensor:
         """Bool [n]: the VEN's verdict that a sequence is unoccluded (mean P('none') over its valid
@@ -168,7 +183,7 @@ class MimicNet(nn.Module):
 
     def _teacher_embed(self, sils: Tensor, lengths: Tensor | None) -> Tensor:
         with torch.no_grad():
-            return _embed(self.teacher, sils, lengths)
+            return _embed(self._fast_teacher(), sils, lengths)
 
     def _occluded_embed(self, sils: Tensor, lengths: Tensor | None) -> Tensor:
         return self._guided(sils, lengths) if self.guidance else self.student(sils, lengths)
