@@ -5,9 +5,9 @@ Generates a synthetic CASIA-B-like dataset (or takes `--data`), draws its occlus
 Baseline-2 and mimic, then the reports, plots and comparison table with RP.
 
 The time budget (`--minutes`, covering everything) is shared by a simple rule: what is left after
-the data is generated, less a 5 % safety margin, goes 80 % to training and 20 % to evaluation. Each
+the data is generated, less a 5 % safety margin, goes 85 % to training and 15 % to evaluation. Each
 stage, just before it trains, gets its weight's share of the training time still left (teacher
-0.3, VEN 0.08, Baseline-2 0.3, mimic 0.32; unused time carries over to later stages), measures a
+0.28, VEN 0.07, Baseline-2 0.28, mimic 0.37; unused time carries over to later stages), measures a
 few training steps of its own and sets `train.iterations` to share / step time (lr drop kept at
 80 %); except Baseline-2, which trains for exactly as many steps as the teacher, as in the paper.
 Step times on a shared CPU drift, so each stage also gets `train.time_limit_s` = 1.2 x its share:
@@ -30,8 +30,8 @@ from mimicgait.commands._options import add_overrides
 
 log = logging.getLogger(__name__)
 
-TRAIN_SHARE = 0.8
-WEIGHTS = {"teacher": 0.3, "ven": 0.08, "baseline": 0.3, "occ-aware": 0.3, "mimic": 0.32}
+TRAIN_SHARE = 0.85
+WEIGHTS = {"teacher": 0.28, "ven": 0.07, "baseline": 0.28, "occ-aware": 0.28, "mimic": 0.37}
 #: Stages trained for as many steps as the teacher (the baselines the mimic network is compared with).
 SAME_AS_TEACHER = ("baseline", "occ-aware")
 MAX_ITERATIONS = 20000
