@@ -7,7 +7,7 @@ Baseline-2 and mimic, then the reports, plots and comparison table with RP.
 The time budget (`--minutes`, covering everything) is shared by a simple rule: what is left after
 the data is generated, less a 5 % safety margin, goes 85 % to training and 15 % to evaluation. Each
 stage, just before it trains, gets its weight's share of the training time still left (teacher
-0.28, VEN 0.07, Baseline-2 0.28, mimic 0.37; unused time carries over to later stages), measures a
+0.2, VEN 0.12, Baseline-2 0.2, mimic 0.48; unused time carries over to later stages), measures a
 few training steps of its own and sets `train.iterations` to share / step time (lr drop kept at
 80 %); except Baseline-2, which trains for exactly as many steps as the teacher, as in the paper.
 Step times on a shared CPU drift, so each stage also gets `train.time_limit_s` = 1.2 x its share:
@@ -31,7 +31,7 @@ from mimicgait.commands._options import add_overrides
 log = logging.getLogger(__name__)
 
 TRAIN_SHARE = 0.85
-WEIGHTS = {"teacher": 0.28, "ven": 0.07, "baseline": 0.28, "occ-aware": 0.28, "mimic": 0.37}
+WEIGHTS = {"teacher": 0.2, "ven": 0.12, "baseline": 0.2, "occ-aware": 0.2, "mimic": 0.48}
 #: Stages trained for as many steps as the teacher (the baselines the mimic network is compared with).
 SAME_AS_TEACHER = ("baseline", "occ-aware")
 MAX_ITERATIONS = 20000
