@@ -143,11 +143,17 @@ def render(run: Path) -> tuple[str, dict[str, Any]]:
         "retention_goal": RETENTION_GOAL,
     }
     retained = checks["retention_nm_shipped"]
+    def holds(per_group: dict[str, bool] | None) -> str:
+        if not per_group:
+            return "n/a"
+        return ", ".join(f"{g} {'holds' if ok else 'fails'}" for g, ok in per_group.items())
+
     out += ["### Checks", "",
             "- Mimic > Baseline-2 > Baseline-1, paper's protocol: guided (the paper's network) "
-            f"{checks['order_mimic_gt_bl2_gt_bl1']}; routed (shipped) {checks['order_shipped']}",
-            f"- the same with a holistic gallery: guided {checks['order_holistic_gallery']}; "
-            f"routed (shipped) {checks['order_shipped_holistic_gallery']}",
+            f"{holds(checks['order_mimic_gt_bl2_gt_bl1'])}; "
+            f"routed (shipped) {holds(checks['order_shipped'])}",
+            f"- the same with a holistic gallery: guided {holds(checks['order_holistic_gallery'])}; "
+            f"routed (shipped) {holds(checks['order_shipped_holistic_gallery'])}",
             f"- RP of the mimic on NM: {fmt(checks['rp_nm_mimic'])} (paper {PAPER_RP_MIMIC[0]})",
             f"- holistic retention of the shipped (routed) model on NM: {fmt(retained)} "
             f"(goal {RETENTION_GOAL})", ""]
