@@ -69,19 +69,18 @@ def job_times(run: Path) -> list[list[str]]:
 def render(run: Path) -> tuple[str, dict[str, Any]]:
     reports = {p.stem: json.loads(p.read_text()) for p in sorted((run / "reports").glob("*.json"))}
     teacher = rank1(reports.get("teacher-holistic"))
-    out = [f"Run directory `{run}`; evaluation subjects "
-           f"{', '.join((reports.get('teacher-holistic') or {}).get('subjects', [])[:1])}-"
-           f"{((reports.get('teacher-holistic') or {}).get('subjects') or ['?'])[-1]}.", ""]
+    subjects = (reports.get("teacher-holistic") or {}).get("subjects") or ["?"]
+    out = [f"Run directory `{run}`; evaluation subjects {subjects[0]}-{subjects[-1]}.", ""]
 
     out += ["### Training time per job (this run)", "",
             markdown_table(["job", "steps", "minutes", "s/step"], job_times(run)), ""]
 
-    def table(rows: list[tuple[str, str | None]], base: list[float | None], ratio_name: str) -> str:
+    def table(rows: list[tuple[str, str]], base: list[float | None], ratio_name: str) -> str:
         body = []
         for label, name in rows:
-            if name is not None and name not in reports:
+            if name not in reports:
                 continue
-            values = rank1(reports.get(name)) if name else [None] * 3
+            values = rank1(reports[name])
             body.append([label] + [fmt(v) for v in values] + [fmt(v) for v in ratio(values, base)])
         header = ["method"] + [f"Rank-1 {g}" for g in GROUPS] + [f"{ratio_name} {g}" for g in GROUPS]
         return markdown_table(header, body)
@@ -143,9 +142,8 @@ def render(run: Path) -> tuple[str, dict[str, Any]]:
         "retention_goal": RETENTION_GOAL,
     }
     retained = checks["retention_nm_shipped"]
-    def holds(per_group: dict[str, bool] | None) -> str:
-        if not per_group:
-            return "n/a"
+
+    def holds(per_group: dict[str, bool]) -> str:
         return ", ".join(f"{g} {'holds' if ok else 'fails'}" for g, ok in per_group.items())
 
     out += ["### Checks", "",

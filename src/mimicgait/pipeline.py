@@ -289,7 +289,6 @@ def evaluate_jobs(
     from mimicgait.eval.evaluate import EmbeddingCache, check_input_size, evaluate
     from mimicgait.eval.protocols import build_protocol
     from mimicgait.eval.report import write_report
-    from mimicgait.models.fold import fold_batchnorm
 
     ev = config["pipeline"]["eval"]
     source = open_source(data_dir, partition=config["data"].get("partition"))
@@ -297,7 +296,9 @@ def evaluate_jobs(
     store = None
     protocol = build_protocol(config["val"]["protocol"])
     reports: dict[str, dict[str, Any]] = {}
-    caches: dict[tuple[str, str | None], EmbeddingCache] = {}  # per model: shared embedding passes
+    # per model (job, inference mode): loaded once, and its embedding passes shared by its reports
+    models: dict[tuple[str, str | None], tuple[Any, dict[str, Any]]] = {}
+    caches: dict[tuple[str, str | None], EmbeddingCache] = {}
     for item in evaluations(config, run_dir):
         checkpoint = resolve_checkpoint(run_dir / item.job, f"pipeline job {item.job}")
         settings = _settings(config, item, subjects)
@@ -310,8 +311,10 @@ def evaluate_jobs(
         if store is None:
             store = SequenceStore.from_source(source, subjects=subjects, packed=True, min_frames=1)
             log.info("evaluating on %s", store)
-        model, meta = load_for_inference(checkpoint, inference=item.inference)
-        model = fold_batchnorm(model)  # the same embeddings, a fifth faster
+        key = (item.job, item.inference)
+        if key not in models:
+            models[key] = load_for_inference(checkpoint, inference=item.inference)
+        model, meta = models[key]
         check_input_size(meta.get("input_size"), store.frame_size, str(checkpoint))
         log.info("evaluating %s (%s)", item.name, item.label)
         report = evaluate(
@@ -319,7 +322,7 @@ def evaluate_jobs(
             occlusion=settings["occlusion"], gallery_occlusion=item.gallery,
             seed=settings["seed"], metric=settings["metric"], batch_size=int(ev["batch_size"]),
             max_frames=settings["max_frames"], progress=progress,
-            cache=caches.setdefault((item.job, item.inference), {}),
+            cache=caches.setdefault(key, {}),
         )
         report = {
             "label": item.label,

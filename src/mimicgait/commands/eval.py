@@ -80,13 +80,10 @@ def read_probe_set(partition: Path | None) -> list[str]:
 
 
 def load_model(checkpoint: str, inference: str | None) -> tuple[Any, dict[str, Any]]:
-    """(model with `embed(sils, lengths)`, meta) from a checkpoint file or run directory, with its
-    BatchNorm folded into its convolutions (the same embeddings, faster)."""
+    """(model with `embed(sils, lengths)`, meta) from a checkpoint file or run directory."""
     from mimicgait.engine.checkpoint import load_for_inference
-    from mimicgait.models.fold import fold_batchnorm
 
-    model, meta = load_for_inference(checkpoint, inference=inference, device="cpu")
-    return fold_batchnorm(model), meta
+    return load_for_inference(checkpoint, inference=inference, device="cpu")
 
 
 def load_store(args: argparse.Namespace):

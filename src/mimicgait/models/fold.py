@@ -2,7 +2,7 @@
 
 A frozen teacher (and any model at evaluation) applies BatchNorm with fixed statistics, an affine map
 per channel that can be merged into the preceding convolution's weight and bias: the same function
-with one pass over the activations fewer (about 20 % of a GaitBase forward on the CPU). Pairs are
+with one pass over the activations fewer. Pairs are
 found where they are unambiguous: a convolution directly followed by its BatchNorm inside an
 `nn.Sequential`, and the `(conv, bn)` attribute names a block lists in `conv_bn_pairs`.
 """

@@ -16,7 +16,7 @@ import itertools
 import torch
 from torch import Tensor, nn
 
-from mimicgait.models.blocks import SeparateFCs
+from mimicgait.models.blocks import FramePacker, SeparateFCs
 from mimicgait.models.encoder import GaitEncoder
 from mimicgait.models.fold import fold_batchnorm
 from mimicgait.models.ven import VisibilityEstimator, fuse
@@ -140,15 +140,13 @@ class MimicNet(nn.Module):
         if holistic is not None:
             if self.teacher is None:
                 raise ValueError("MimicNet: a holistic batch was given but no teacher was set")
-            if self.teacher.training:
-                self.teacher.eval()
             with torch.no_grad():
                 out["teacher"] = _embed(self._fast_teacher(), holistic, lengths)
         return out
 
     def _fast_teacher(self) -> nn.Module:
         """The frozen teacher with its BatchNorms folded into its convolutions (models.fold: the same
-        function, a fifth faster), rebuilt whenever the teacher's tensors change (`.to()`, a load)."""
+        function, faster), rebuilt whenever the teacher's tensors change (`.to()`, a load)."""
         teacher = self.teacher
         assert teacher is not None
         key = tuple((t.data_ptr(), t._version, t.dtype, t.device)
@@ -160,8 +158,6 @@ class MimicNet(nn.Module):
     def unoccluded(self, sils: Tensor, lengths: Tensor | None = None) -> Tensor:
         """Bool [n]: the VEN's verdict that a sequence is unoccluded (mean P('none') over its valid
         frames above one half)."""
-        from mimicgait.models.blocks import FramePacker
-
         packer = FramePacker(sils, lengths)
         with torch.no_grad():
             _, logits, _ = self.ven(packer.pack(sils))  # [M, K]
