@@ -23,6 +23,7 @@ import time
 import torch
 
 from mimicgait.data.occlusion import OcclusionPolicy, occlude_batch
+from mimicgait.engine.host_memory import reuse_freed_memory
 from mimicgait.engine.preprocess import random_flip
 from mimicgait.engine.trainer import step_generator
 from mimicgait.losses import MiCKDLoss
@@ -41,11 +42,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--layout", choices=("channels_last", "contiguous"), default="channels_last",
                    help="memory format of the 4-D weights (what `train.channels_last` sets)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--malloc", choices=("reuse", "system"), default="reuse",
+                   help="'reuse': keep freed host memory for reuse (what `mimicgait` does unless "
+                        "MIMICGAIT_MALLOC=system); 'system': glibc's default")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.malloc == "reuse":
+        reuse_freed_memory(force=True)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -90,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({
         "benchmark": "mimic_step_time",
         "input": list(size), "channels": list(channels), "batch": [args.ids, args.per_id, args.frames],
-        "amp": args.amp, "layout": args.layout, "threads": torch.get_num_threads(), "steps": args.steps,
+        "amp": args.amp, "layout": args.layout, "malloc": args.malloc, "threads": torch.get_num_threads(),
+        "steps": args.steps,
         "s_per_step": round(statistics.median(times), 4), "s_per_step_all": [round(t, 4) for t in times],
         "peak_rss_mib": round(peak_kib / 1024, 1),
         "student_params": sum(p.numel() for p in model.parameters()),

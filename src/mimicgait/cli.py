@@ -14,6 +14,7 @@ import pkgutil
 import sys
 
 from mimicgait import __version__, commands
+from mimicgait.engine.host_memory import reuse_freed_memory
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        reuse_freed_memory()  # freed tensors' memory is reused, not faulted in again each step
         return int(args.func(args) or 0)
     except (FileNotFoundError, ValueError, KeyError) as err:
         # Expected user errors: say what and how to fix, no traceback.

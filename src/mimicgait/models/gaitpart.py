@@ -11,7 +11,14 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mimicgait.models.blocks import FramePacker, HorizontalPooling, SeparateFCs, as_pair, split_by_length
+from mimicgait.models.blocks import (
+    FramePacker,
+    HorizontalPooling,
+    MaxPool2x2,
+    SeparateFCs,
+    as_pair,
+    split_by_length,
+)
 from mimicgait.models.encoder import GaitEncoder, register_encoder
 
 
@@ -88,10 +95,10 @@ class GaitPart(GaitEncoder):
         self.backbone = nn.Sequential(
             nn.Conv2d(1, c1, 5, padding=2, bias=False), act(inplace=True),
             nn.Conv2d(c1, c1, 3, padding=1, bias=False), act(inplace=True),
-            nn.MaxPool2d(2, 2),
+            MaxPool2x2(),
             FocalConv2d(c1, c2, halving[0]), act(inplace=True),
             FocalConv2d(c2, c2, halving[0]), act(inplace=True),
-            nn.MaxPool2d(2, 2),
+            MaxPool2x2(),
             FocalConv2d(c2, c3, halving[1]), act(inplace=True),
             FocalConv2d(c3, c3, halving[1]), act(inplace=True),
         )

@@ -12,7 +12,7 @@ import copy
 import torch
 from torch import Tensor, nn
 
-from mimicgait.models.blocks import FramePacker, HorizontalPooling, SeparateFCs, as_pair
+from mimicgait.models.blocks import FramePacker, HorizontalPooling, MaxPool2x2, SeparateFCs, as_pair
 from mimicgait.models.encoder import GaitEncoder, register_encoder
 
 
@@ -25,7 +25,7 @@ def _conv_pair(in_c: int, out_c: int, first_kernel: int = 3, pool: bool = True) 
         nn.LeakyReLU(inplace=True),
     ]
     if pool:
-        layers.append(nn.MaxPool2d(2, 2))
+        layers.append(MaxPool2x2())
     return nn.Sequential(*layers)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from mimicgait.models.blocks import FramePacker
+from mimicgait.models.blocks import FramePacker, MaxPool2x2
 
 
 class FrameFeatureCNN(nn.Module):
@@ -23,7 +23,7 @@ class FrameFeatureCNN(nn.Module):
         layers: list[nn.Module] = []
         in_c = 1
         for c in channels:
-            layers += [nn.Conv2d(in_c, c, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            layers += [nn.Conv2d(in_c, c, 3, padding=1), nn.ReLU(inplace=True), MaxPool2x2()]
             in_c = c
         self.convs = nn.Sequential(*layers)
         self.fc = nn.Sequential(nn.Linear(in_c, feature_dim), nn.ReLU(inplace=True))
