@@ -4,6 +4,7 @@ max of FramePacker, and the malloc setting of engine.host_memory."""
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 
@@ -90,12 +91,10 @@ def _run_host_memory(env_value: str | None) -> subprocess.CompletedProcess:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc knob")
 def test_reuse_freed_memory_applies_once_and_can_be_turned_off():
-    import platform
-
     applied = _run_host_memory(None)
     assert applied.returncode == 0, applied.stderr
-    expected = "True True" if platform.libc_ver()[0] == "glibc" else "False False"
-    assert applied.stdout.split() == expected.split()
+    glibc = str(platform.libc_ver()[0] == "glibc")
+    assert applied.stdout.split() == [glibc, glibc]
     off = _run_host_memory("system")
     assert off.returncode == 0 and off.stdout.split() == ["False", "False"]
     bad = _run_host_memory("jemalloc")
