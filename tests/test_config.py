@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from mimicgait.engine.config import ConfigError, builtin_configs, load_config, parse_override, save_config
+from mimicgait.errors import UserError
 
 
 def test_builtin_name_and_base_chain_resolve():
@@ -62,5 +63,5 @@ def test_saved_config_reloads_identically(tmp_path):
 
 
 def test_missing_config_names_the_builtins():
-    with pytest.raises(FileNotFoundError, match="casia-b/gaitbase"):
+    with pytest.raises(UserError, match="casia-b/gaitbase"):
         load_config("no-such-config")

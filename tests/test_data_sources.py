@@ -12,6 +12,7 @@ from mimicgait.data.partition import load_partition, split_subjects
 from mimicgait.data.pickle_safe import load_array
 from mimicgait.data.records import DataError, to_binary
 from mimicgait.data.sources import detect_format, open_source
+from mimicgait.errors import UserError
 
 KEYS = [("001", "nm-01", "000"), ("001", "nm-01", "090"), ("001", "bg-01", "090"), ("002", "nm-01", "000")]
 
@@ -63,7 +64,7 @@ def test_npz_width_entry_allows_widths_not_multiple_of_8(tmp_path):
 
 
 def test_detection_errors_name_the_directory_and_fix(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(UserError, match="does not exist"):
         open_source(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="empty"):

@@ -11,10 +11,12 @@ import torch
 from mimicgait.engine import checkpoint as ckpt
 from mimicgait.engine.preprocess import Preprocess, random_flip
 from mimicgait.engine.trainer import learning_rate
+from mimicgait.errors import UserError
 
 
 def _payload(value: float) -> dict:
-    return {"format": ckpt.FORMAT, "stage": "teacher", "state_dict": {"w": torch.full((3,), value)}}
+    return {"format": ckpt.FORMAT, "stage": "teacher", "model_spec": {}, "input_size": [8, 8],
+            "state_dict": {"w": torch.full((3,), value)}}
 
 
 def test_crash_during_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
@@ -37,11 +39,11 @@ def test_crash_during_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch)
 
 
 def test_loading_rejects_missing_and_foreign_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match="train that stage first"):
+    with pytest.raises(UserError, match="train that stage first"):
         ckpt.load_checkpoint(tmp_path)
     (tmp_path / "checkpoints").mkdir()
     ckpt.atomic_save(_payload(0.0), tmp_path / ckpt.LAST_NAME)
-    with pytest.raises(FileNotFoundError, match="--resume"):
+    with pytest.raises(UserError, match="--resume"):
         ckpt.load_checkpoint(tmp_path)
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a mimicgait/1 checkpoint"):
@@ -53,7 +55,7 @@ def test_loading_rejects_missing_and_foreign_files(tmp_path):
 
 def test_rng_state_round_trips_through_a_weights_only_file(tmp_path):
     random.seed(1), np.random.seed(2), torch.manual_seed(3)
-    ckpt.atomic_save({"format": ckpt.FORMAT, "rng": ckpt.rng_state()}, tmp_path / "r.pt")
+    ckpt.atomic_save({**_payload(0.0), "rng": ckpt.rng_state()}, tmp_path / "r.pt")
     expected = (random.random(), np.random.rand(), torch.rand(1).item())
     random.seed(9), np.random.seed(9), torch.manual_seed(9)
     payload, _ = ckpt.load_checkpoint(tmp_path / "r.pt")

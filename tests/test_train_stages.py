@@ -12,6 +12,7 @@ from mimicgait import cli
 from mimicgait.engine.checkpoint import load_checkpoint, load_for_inference
 from mimicgait.engine.logging import read_log
 from mimicgait.engine.run import train
+from mimicgait.errors import UserError
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +136,7 @@ def test_bad_inputs_fail_before_the_first_step(runs, tmp_path):
         train("mimic", _mimic_config(runs, "data.input_size=[32, 22]"), data, tmp_path / "b")
     with pytest.raises(ValueError, match="occlusion classes"):
         train("mimic", _mimic_config(runs, "occlusion.kinds={top: 0.3, middle: 0.3}"), data, tmp_path / "c")
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(UserError, match="does not exist"):
         train("mimic", _mimic_config(runs, f"mimic.ven={tmp_path / 'nowhere'}"), data, tmp_path / "d")
     with pytest.raises(ValueError, match="only 6 of 6 subjects|a batch needs 8 subjects"):
         train("teacher", tiny_config("data.ids_per_batch=8"), data, tmp_path / "e")

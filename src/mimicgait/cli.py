@@ -3,6 +3,11 @@
 Each module in `mimicgait.commands` exposes `register(subparsers)`, which adds its parser and sets
 `func` (called with the parsed namespace, returning an exit code). Discovery keeps this file free
 of per-command edits.
+
+A `mimicgait.errors.UserError` (a user's mistake: bad file, key or setting) is printed as one line
+and gives exit status 2, as does an OS error about the user's file system (no permission, disk
+full) that names its path. Every other exception is a bug and keeps its traceback; `-v` shows the
+traceback of user errors too.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import sys
 
 from mimicgait import __version__, commands
 from mimicgait.engine.host_memory import reuse_freed_memory
+from mimicgait.errors import ENVIRONMENT_ERRNOS, UserError, path_error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,10 +52,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         reuse_freed_memory()  # freed tensors' memory is reused, not faulted in again each step
         return int(args.func(args) or 0)
-    except (FileNotFoundError, ValueError, KeyError) as err:
-        # Expected user errors: say what and how to fix, no traceback.
-        print(f"mimicgait: error: {err}", file=sys.stderr)
-        return 2
+    except UserError as err:
+        # The project's own error type: a user's mistake, said in one line with its fix.
+        if args.verbose:
+            raise
+        return _report(err)
+    except OSError as err:
+        # The user's file system (no permission, disk full, a file where a folder should be) is
+        # reported like a user error when the path is known; any other OSError is a bug.
+        if args.verbose or err.errno not in ENVIRONMENT_ERRNOS or not err.filename:
+            raise
+        return _report(path_error(err, err.filename))
+
+
+def _report(err: UserError) -> int:
+    """Print a user error as one line on stderr; returns exit status 2."""
+    text = " ".join(str(err).split())  # one line, whatever the message's own layout
+    print(f"mimicgait: error: {text}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

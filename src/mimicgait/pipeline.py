@@ -33,6 +33,7 @@ from typing import Any
 
 from mimicgait.engine.checkpoint import FINAL_NAME, LAST_NAME
 from mimicgait.engine.config import ConfigError, apply_overrides, check, merge, save_config
+from mimicgait.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +236,7 @@ def eval_subjects(config: Mapping[str, Any], source) -> list[str]:
         return subject_list(ev["subjects"]) or []
     if ev.get("split"):
         if source.partition is None:
-            raise ValueError(f"pipeline.eval.split={ev['split']!r} but {source.root} has no partition file; "
+            raise UserError(f"pipeline.eval.split={ev['split']!r} but {source.root} has no partition file; "
                              "set pipeline.eval.subjects instead")
         return split_subjects(source.partition, ev["split"], source.subjects())
     test = list((source.partition or {}).get("TEST_SET") or [])
@@ -243,7 +244,7 @@ def eval_subjects(config: Mapping[str, Any], source) -> list[str]:
         return test
     val = subject_list(config["data"].get("val_subjects"))
     if not val:
-        raise ValueError(
+        raise UserError(
             "the pipeline has no subjects to evaluate on: set data.val_subjects (held out of training), "
             "pipeline.eval.subjects or pipeline.eval.split in the config, or give data with a "
             "partition file whose TEST_SET subjects are present"

@@ -10,6 +10,7 @@ from mimicgait.data.convert import OUTPUT_FORMATS, convert
 from mimicgait.data.inspect import describe, format_report
 from mimicgait.data.partition import split_subjects
 from mimicgait.data.sources import open_source
+from mimicgait.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -67,7 +68,7 @@ def run_convert(args: argparse.Namespace) -> int:
     subjects = None
     if args.split:
         if source.partition is None:
-            raise ValueError(f"--split needs a partition: none found for {args.data}; pass --partition FILE")
+            raise UserError(f"--split needs a partition: none found for {args.data}; pass --partition FILE")
         subjects = split_subjects(source.partition, args.split, source.subjects())
     counts = convert(source, args.out, args.format, subjects=subjects, force=args.force)
     print(f"wrote {counts['sequences']} sequences ({counts['frames']} frames) in {counts['files']} "

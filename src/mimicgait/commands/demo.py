@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from mimicgait.commands._options import add_overrides
+from mimicgait.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def prepare_data(
     from mimicgait.data.synthetic import VIEWS, generate_dataset
 
     if subjects < 2:
-        raise ValueError(f"--subjects {subjects}: the demo needs at least 2 subjects (60 % train, 40 % test)")
+        raise UserError(f"--subjects {subjects}: the demo needs at least 2 subjects (60 % train, 40 % test)")
     settings = {"subjects": subjects, "frames": frames, "seed": seed, "size": 32,
                 "views": [int(v) for v in (views if views is not None else VIEWS)]}
     data = out / "data"
@@ -91,7 +92,7 @@ def prepare_data(
         if json.loads(marker.read_text()) == settings:
             log.info("reusing the synthetic data in %s", data)
             return data
-        raise ValueError(
+        raise UserError(
             f"{data} was generated with other settings ({marker.read_text().strip()}); the models in {out} "
             "were trained on it: choose another --out or delete it"
         )
@@ -193,7 +194,7 @@ def run_demo(
     from mimicgait.pipeline import plan, run_pipeline
 
     if minutes <= 0:
-        raise ValueError(f"--minutes {minutes}: give a positive time budget")
+        raise UserError(f"--minutes {minutes}: give a positive time budget")
     started = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

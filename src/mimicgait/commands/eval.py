@@ -8,6 +8,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from mimicgait.errors import UserError
+
 log = logging.getLogger(__name__)
 
 
@@ -59,23 +61,23 @@ def parse_subjects(text: str) -> list[str]:
         lo, sep, hi = item.partition("-")
         if sep and lo.isdigit() and hi.isdigit():
             if int(hi) < int(lo):
-                raise ValueError(f"--subjects range {item} is empty; write LOW-HIGH")
+                raise UserError(f"--subjects range {item} is empty; write LOW-HIGH")
             out += [str(i).zfill(len(lo)) for i in range(int(lo), int(hi) + 1)]
         else:
             out.append(item)
     if not out:
-        raise ValueError("--subjects is empty; give ids such as 063-074 or 001,005")
+        raise UserError("--subjects is empty; give ids such as 063-074 or 001,005")
     return out
 
 
 def read_probe_set(partition: Path | None) -> list[str]:
     """Gait3D's PROBE_SET list from the partition file (sequence keys as in `protocols.key_forms`)."""
     if partition is None:
-        raise ValueError("the gait3d protocol needs --partition FILE with a PROBE_SET list")
+        raise UserError("the gait3d protocol needs --partition FILE with a PROBE_SET list")
     data = json.loads(Path(partition).read_text())
     probe_set = data.get("PROBE_SET") if isinstance(data, dict) else None
     if not isinstance(probe_set, list) or not probe_set:
-        raise ValueError(f"partition {partition} has no PROBE_SET list; the gait3d protocol needs one")
+        raise UserError(f"partition {partition} has no PROBE_SET list; the gait3d protocol needs one")
     return [str(x) for x in probe_set]
 
 
@@ -100,7 +102,7 @@ def load_store(args: argparse.Namespace):
         try:
             subjects = split_subjects(source.partition, args.split, source.subjects())
         except ValueError as err:
-            raise ValueError(f"{err}; or evaluate on held-out subjects that exist with --subjects "
+            raise UserError(f"{err}; or evaluate on held-out subjects that exist with --subjects "
                              "(e.g. 063-074) or on everything with --split all") from None
     return SequenceStore.from_source(source, subjects=subjects, packed=True, min_frames=1), source
 
@@ -109,10 +111,15 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate, print the Markdown summary, write JSON and figures as asked; returns the exit code."""
     from mimicgait.eval.evaluate import check_input_size, evaluate
     from mimicgait.eval.protocols import build_protocol
-    from mimicgait.eval.report import format_report, write_report
+    from mimicgait.eval.report import check_report_path, format_report, write_report
+    from mimicgait.io import check_output_dir
 
+    if args.json_out:  # output paths are checked before the evaluation, not after it
+        check_report_path(args.json_out, "--json")
+    if args.plots:
+        check_output_dir(args.plots, "--plots")
     if args.batch_size < 1:
-        raise ValueError("--batch-size must be at least 1")
+        raise UserError("--batch-size must be at least 1")
     store, source = load_store(args)
     partition_path = Path(args.partition) if args.partition else source.partition_path
     probe_set = read_probe_set(partition_path) if args.protocol == "gait3d" else None

@@ -11,6 +11,7 @@ import argparse
 
 import torch
 
+from mimicgait.errors import UserError
 from mimicgait.models import count_parameters, create_encoder, flops_per_frame, list_encoders
 
 
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.frames < 3:
-        raise ValueError("--frames must be at least 3 (GaitGL's temporal stride)")
+        raise UserError("--frames must be at least 3 (GaitGL's temporal stride)")
     size = tuple(args.input)
     torch.manual_seed(0)
     flops_title = "GFLOPs/frame @" + "x".join(map(str, size))

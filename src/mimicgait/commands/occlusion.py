@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mimicgait.errors import UserError
+
 log = logging.getLogger(__name__)
 
 SHOWN_KINDS = ("top", "bottom", "middle", "patch", "pole", "changing")
@@ -57,12 +59,12 @@ def run_show(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".gif"):
-        raise ValueError(f"--out {out}: use a file name ending in .png or .gif")
+        raise UserError(f"--out {out}: use a file name ending in .png or .gif")
     for name, value in (("--sequences", args.sequences), ("--frames", args.frames), ("--scale", args.scale)):
         if value < 1:
-            raise ValueError(f"{name} must be at least 1, got {value}")
+            raise UserError(f"{name} must be at least 1, got {value}")
     if args.amount is not None and not 0.0 <= args.amount < 1.0:
-        raise ValueError(f"--amount must lie in [0, 1), got {args.amount}")
+        raise UserError(f"--amount must lie in [0, 1), got {args.amount}")
     kinds = tuple(check_kind(k) for k in args.kinds)
     records = _pick_records(args.data, args.sequences)
     shown = [_occlusions(r, kinds, args.seed, args.amount) for r in records]
@@ -85,7 +87,7 @@ def _pick_records(data: str, count: int) -> list:
     source = open_source(data, errors="skip")
     keys = source.list_keys()
     if not keys:
-        raise ValueError(f"{data}: no sequences found; point --data at a silhouette directory")
+        raise UserError(f"{data}: no sequences found; point --data at a silhouette directory")
     records = []
     for index in np.linspace(0, len(keys) - 1, min(4 * count, len(keys))).round().astype(int):
         record = source.try_read(keys[index])
@@ -94,7 +96,7 @@ def _pick_records(data: str, count: int) -> list:
         if len(records) == count:
             break
     if not records:
-        raise ValueError(f"{data}: no readable sequence with more than one frame")
+        raise UserError(f"{data}: no readable sequence with more than one frame")
     return records
 
 

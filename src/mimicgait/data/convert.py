@@ -22,6 +22,7 @@ import numpy as np
 
 from mimicgait.data.records import SequenceRecord
 from mimicgait.data.sources import WIDTH_ENTRY, SequenceSource
+from mimicgait.errors import UserError
 from mimicgait.io import write_atomic
 
 log = logging.getLogger(__name__)
@@ -32,11 +33,11 @@ OUTPUT_FORMATS = ("pkl", "npz")
 def _check_destination(source: SequenceSource, out: Path, force: bool) -> None:
     src, dst = source.root.resolve(), out.resolve()
     if dst == src or src in dst.parents or dst in src.parents:
-        raise ValueError(f"--out {out} overlaps the source {source.root}; choose a separate directory")
+        raise UserError(f"--out {out} overlaps the source {source.root}; choose a separate directory")
     if dst.exists() and not dst.is_dir():
-        raise ValueError(f"--out {out} is a file; choose a directory")
+        raise UserError(f"--out {out} is a file; choose a directory")
     if dst.is_dir() and any(dst.iterdir()) and not force:
-        raise ValueError(f"--out {out} is not empty; choose a new directory or pass --force to overwrite "
+        raise UserError(f"--out {out} is not empty; choose a new directory or pass --force to overwrite "
                          "its files")
 
 
@@ -53,7 +54,7 @@ def convert(
     as `<out>/partition.json`.
     """
     if fmt not in OUTPUT_FORMATS:
-        raise ValueError(f"unknown output format {fmt!r}; use one of {', '.join(OUTPUT_FORMATS)}")
+        raise UserError(f"unknown output format {fmt!r}; use one of {', '.join(OUTPUT_FORMATS)}")
     out = Path(out)
     _check_destination(source, out, force)
     out.mkdir(parents=True, exist_ok=True)

@@ -50,6 +50,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from mimicgait.errors import UserError
+
 KINDS: tuple[str, ...] = ("none", "top", "bottom", "middle", "patch", "pole", "changing")
 #: Default amount range R (fraction of the frame height / patch size) and pole width range Rt.
 AMOUNT_RANGE: tuple[float, float] = (0.4, 0.6)
@@ -84,17 +86,17 @@ class Occlusion:
     def __post_init__(self) -> None:
         check_kind(self.kind)
         if not 0.0 <= self.amount < 1.0:
-            raise ValueError(f"occlusion amount must lie in [0, 1), got {self.amount}")
+            raise UserError(f"occlusion amount must lie in [0, 1), got {self.amount}")
         if not 0.0 <= self.width <= 1.0:
-            raise ValueError(f"patch width fraction must lie in [0, 1], got {self.width}")
+            raise UserError(f"patch width fraction must lie in [0, 1], got {self.width}")
         if self.speed < 0:
-            raise ValueError(f"patch speed must be >= 0 px/frame, got {self.speed}")
+            raise UserError(f"patch speed must be >= 0 px/frame, got {self.speed}")
 
 
 def check_kind(kind: str) -> str:
     """Return `kind` if it is a known occlusion kind, else raise naming the valid ones."""
     if kind not in _KIND_INDEX:
-        raise ValueError(f"unknown occlusion kind {kind!r}; choose from {', '.join(KINDS)}")
+        raise UserError(f"unknown occlusion kind {kind!r}; choose from {', '.join(KINDS)}")
     return kind
 
 
@@ -249,16 +251,16 @@ class OcclusionPolicy:
         for kind, p in probabilities.items():
             check_kind(kind)
             if not p >= 0:
-                raise ValueError(f"occlusion probability of {kind!r} must be >= 0, got {p}")
+                raise UserError(f"occlusion probability of {kind!r} must be >= 0, got {p}")
         total = float(sum(p for k, p in probabilities.items() if k != "none"))
         if total > 1.0 + 1e-9:
-            raise ValueError(
+            raise UserError(
                 f"occlusion probabilities sum to {total:.6g} > 1 ({dict(probabilities)}); "
                 "lower them so that the rest (at most 1) goes to 'none'"
             )
         for name, (lo, hi) in (("amount_range", amount_range), ("pole_range", pole_range)):
             if not 0.0 <= lo <= hi < 1.0:
-                raise ValueError(f"{name} must satisfy 0 <= low <= high < 1, got {(lo, hi)}")
+                raise UserError(f"{name} must satisfy 0 <= low <= high < 1, got {(lo, hi)}")
         self.amount_range = (float(amount_range[0]), float(amount_range[1]))
         self.pole_range = (float(pole_range[0]), float(pole_range[1]))
         kinds = [k for k, p in probabilities.items() if k != "none" and p > 0]
@@ -326,7 +328,7 @@ def eval_draw(
     composition, worker count or process.
     """
     if not kinds:
-        raise ValueError("evaluation occlusion needs at least one kind, e.g. ('top', 'bottom')")
+        raise UserError("evaluation occlusion needs at least one kind, e.g. ('top', 'bottom')")
     for kind in kinds:
         check_kind(kind)
     rng = np.random.default_rng(_stable_seed("mimicgait-eval-occlusion", seed, *key, role))

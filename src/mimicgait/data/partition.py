@@ -12,6 +12,8 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from mimicgait.errors import UserError
+
 SPLITS = ("TRAIN_SET", "TEST_SET")
 PARTITION_NAME = "partition.json"
 
@@ -24,22 +26,22 @@ def load_partition(path: str | Path) -> dict[str, list[str]]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"partition file {path} not found; pass --partition FILE or omit it")
+        raise UserError(f"partition file {path} not found; pass --partition FILE or omit it")
     try:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"partition file {path} is not valid JSON: {err}") from err
+        raise UserError(f"partition file {path} is not valid JSON: {err}") from err
     if not isinstance(data, dict) or not any(split in data for split in SPLITS):
-        raise ValueError(f"partition file {path} must be a JSON object with lists TRAIN_SET and TEST_SET")
+        raise UserError(f"partition file {path} must be a JSON object with lists TRAIN_SET and TEST_SET")
     partition: dict[str, list[str]] = {}
     for split in SPLITS:
         ids = data.get(split, [])
         if not isinstance(ids, list) or not all(isinstance(i, (str, int)) for i in ids):
-            raise ValueError(f"partition file {path}: {split} must be a list of subject ids")
+            raise UserError(f"partition file {path}: {split} must be a list of subject ids")
         partition[split] = [str(i) for i in ids]
     overlap = sorted(set(partition["TRAIN_SET"]) & set(partition["TEST_SET"]))
     if overlap:
-        raise ValueError(f"partition file {path}: subjects in both TRAIN_SET and TEST_SET: {_short(overlap)}")
+        raise UserError(f"partition file {path}: subjects in both TRAIN_SET and TEST_SET: {_short(overlap)}")
     return partition
 
 
@@ -67,15 +69,15 @@ def split_subjects(partition: dict[str, list[str]], split: str, existing: Iterab
     name = split.upper()
     name = {"TRAIN": "TRAIN_SET", "TEST": "TEST_SET"}.get(name, name)
     if name not in partition:
-        raise ValueError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+        raise UserError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
     missing = missing_subjects({name: partition[name]}, existing)[name]
     if missing:
-        raise ValueError(
+        raise UserError(
             f"partition {name} names {len(missing)} subject(s) absent from the data: {_short(missing)}; "
             "pass the matching --data directory or fix --partition"
         )
     if not partition[name]:
-        raise ValueError(f"partition {name} is empty")
+        raise UserError(f"partition {name} is empty")
     return list(partition[name])
 
 

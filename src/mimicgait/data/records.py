@@ -11,14 +11,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mimicgait.errors import UserError
+
 #: Grey values at or above this count as foreground when 0..255 frames are binarised (as OpenGait).
 BINARY_THRESHOLD = 128
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """A data file that cannot be used as it is: corrupt, wrong shape, wrong values.
 
-    A `ValueError`, so the CLI prints it as a user error; the message names the file.
+    A `UserError` (so also a `ValueError`): the CLI prints it in one line; the message names the file.
     """
 
 

@@ -23,6 +23,7 @@ import torch
 from torch.utils.data import Dataset
 
 from mimicgait.data.store import SequenceStore
+from mimicgait.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +80,15 @@ class IdentityBatchSampler:
     ) -> None:
         labels = np.asarray(labels)
         if ids_per_batch < 1 or seqs_per_id < 1:
-            raise ValueError(f"need ids_per_batch >= 1 and seqs_per_id >= 1, got {ids_per_batch}, "
+            raise UserError(f"need ids_per_batch >= 1 and seqs_per_id >= 1, got {ids_per_batch}, "
                              f"{seqs_per_id}")
         self.rank, self.world_size = _distributed(rank, world_size)
         if ids_per_batch % self.world_size:
-            raise ValueError(f"ids_per_batch={ids_per_batch} must be divisible by the world size "
+            raise UserError(f"ids_per_batch={ids_per_batch} must be divisible by the world size "
                              f"{self.world_size} so each rank gets whole subjects")
         ids, inverse = np.unique(labels, return_inverse=True)
         if len(ids) < ids_per_batch:
-            raise ValueError(f"ids_per_batch={ids_per_batch} but the data has only {len(ids)} subjects; "
+            raise UserError(f"ids_per_batch={ids_per_batch} but the data has only {len(ids)} subjects; "
                              "lower ids_per_batch or load more subjects")
         order = np.argsort(inverse, kind="stable")
         self._pools = np.split(order, np.cumsum(np.bincount(inverse))[:-1])  # sequence indices per id
@@ -134,7 +135,7 @@ class IdentityBatchSampler:
     def load_state_dict(self, state: dict[str, int]) -> None:
         """Continue the stream after `state['batches']` batches."""
         if state.get("seed", self.seed) != self.seed:
-            raise ValueError(f"sampler state is for seed {state['seed']}, this sampler uses seed {self.seed}")
+            raise UserError(f"sampler state is for seed {state['seed']}, this sampler uses seed {self.seed}")
         self._batches = int(state["batches"])
 
 
@@ -157,11 +158,11 @@ class FrameSampler:
         ordered: bool = True,
     ) -> None:
         if mode not in ("fixed", "range", "all"):
-            raise ValueError(f"frame sampling mode must be 'fixed', 'range' or 'all', not {mode!r}")
+            raise UserError(f"frame sampling mode must be 'fixed', 'range' or 'all', not {mode!r}")
         if mode == "fixed" and frames < 1:
-            raise ValueError(f"frames must be >= 1, got {frames}")
+            raise UserError(f"frames must be >= 1, got {frames}")
         if mode == "range" and not 1 <= min_frames <= max_frames:
-            raise ValueError(f"need 1 <= min_frames <= max_frames, got {min_frames}, {max_frames}")
+            raise UserError(f"need 1 <= min_frames <= max_frames, got {min_frames}, {max_frames}")
         self.mode, self.frames, self.ordered = mode, frames, ordered
         self.min_frames, self.max_frames = min_frames, max_frames
 
@@ -176,7 +177,7 @@ class FrameSampler:
     def __call__(self, length: int, rng: np.random.Generator, n: int | None = None) -> np.ndarray:
         """Frame indices into a sequence of `length` frames; `n` overrides the drawn count."""
         if length < 1:
-            raise ValueError("cannot sample frames from an empty sequence; load the store with "
+            raise UserError("cannot sample frames from an empty sequence; load the store with "
                              "min_frames >= 1")
         if self.mode == "all":
             return np.arange(length)
@@ -200,7 +201,7 @@ class TrainingDataset(Dataset):
 
     def __init__(self, store: SequenceStore, frame_sampler: FrameSampler, seed: int = 0) -> None:
         if len(store) and store.lengths.min() < 1:
-            raise ValueError("the store holds sequences with 0 frames; load it with min_frames >= 1")
+            raise UserError("the store holds sequences with 0 frames; load it with min_frames >= 1")
         needed = {"fixed": frame_sampler.frames, "range": frame_sampler.min_frames}.get(frame_sampler.mode, 1)
         short = int((store.lengths < needed).sum())
         if short:

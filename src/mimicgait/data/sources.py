@@ -32,6 +32,7 @@ from mimicgait.data.partition import find_partition, load_partition
 from mimicgait.data.pickle_safe import load_array
 from mimicgait.data.pretreat import pretreat_frames
 from mimicgait.data.records import DataError, SequenceRecord, to_binary
+from mimicgait.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class SequenceSource(ABC):
         wanted = {subjects} if isinstance(subjects, str) else set(subjects)
         absent = sorted(wanted - set(self.subjects()))
         if absent:
-            raise ValueError(f"{self.root}: no sequences for subject(s) {', '.join(absent[:10])}")
+            raise UserError(f"{self.root}: no sequences for subject(s) {', '.join(absent[:10])}")
         return [k for k in self._keys if k[0] in wanted]
 
     def subjects(self) -> list[str]:
@@ -284,13 +285,13 @@ def detect_format(root: str | Path) -> str:
     """Name the layout of a data directory ('npz', 'pkl' or 'png'), or explain why none fits."""
     root = Path(root)
     if not root.exists():
-        raise FileNotFoundError(f"data directory {root} does not exist; check --data")
+        raise UserError(f"data directory {root} does not exist; check --data")
     if not root.is_dir():
-        raise ValueError(f"--data must be a directory of sequences, but {root} is a file")
+        raise UserError(f"--data must be a directory of sequences, but {root} is a file")
     with os.scandir(root) as it:
         entries = [e for e in it if not e.name.startswith(".")]
     if not entries:
-        raise ValueError(f"data directory {root} is empty; point --data at the folder holding the sequences")
+        raise UserError(f"data directory {root} is empty; point --data at the folder holding the sequences")
     if any(e.is_file() and e.name.endswith(".npz") for e in entries):
         return "npz"
     for subject in sorted(Path(e.path) for e in entries if e.is_dir()):
@@ -304,7 +305,7 @@ def detect_format(root: str | Path) -> str:
     nested = [e.name for e in entries if e.is_dir() and any(Path(e.path).glob("*.npz"))]
     if nested:
         hint = f"; its sub-directory {nested[0]!r} holds archives: pass --data {root / nested[0]}"
-    raise ValueError(
+    raise UserError(
         f"{root}: unknown data format (expected <sid>.npz archives, <sid>/<type>/<view>/*.pkl or "
         f"<sid>/<type>/<view>/*.png){hint}"
     )
@@ -335,7 +336,7 @@ def open_source(
     if split is not None:
         named = set(split["TRAIN_SET"]) | set(split["TEST_SET"])
         if named and not named & set(source.subjects()):
-            raise ValueError(
+            raise UserError(
                 f"partition {partition_path} names none of the {len(source.subjects())} subjects in {root}; "
                 "pass the partition that belongs to this data with --partition"
             )

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mimicgait.data.records import DataError, SequenceRecord
+from mimicgait.errors import UserError
 
 if TYPE_CHECKING:
     from mimicgait.data.sources import SequenceSource
@@ -147,7 +148,7 @@ class SequenceStore:
             log.warning("dropped %d sequence(s) with fewer than %d frames: %s", len(short), min_frames,
                         ", ".join(short[:20]) + (", ..." if len(short) > 20 else ""))
         if shape is None:
-            raise ValueError(f"{origin}: no usable sequences (loaded 0, dropped {len(dropped)}); "
+            raise UserError(f"{origin}: no usable sequences (loaded 0, dropped {len(dropped)}); "
                              "check --data and min_frames")
         counts = np.asarray(lengths, dtype=np.int64)
         offsets = np.concatenate(([0], np.cumsum(counts)[:-1]))

@@ -31,6 +31,7 @@ from mimicgait.data.synthetic_body import (
     sample_subject,
     sample_walk,
 )
+from mimicgait.errors import UserError
 
 __all__ = [
     "CONDITIONS",
@@ -330,18 +331,18 @@ def generate_dataset(
     on `workers`, which sets the number of processes).
     """
     if subjects < 1:
-        raise ValueError(f"subjects={subjects}: need at least one subject")
+        raise UserError(f"subjects={subjects}: need at least one subject")
     if size % 8:
-        raise ValueError(f"size={size}: must be a multiple of 8 (frames are bit-packed along the width)")
+        raise UserError(f"size={size}: must be a multiple of 8 (frames are bit-packed along the width)")
     if frames < 1:
-        raise ValueError(f"frames={frames}: need at least one frame")
+        raise UserError(f"frames={frames}: need at least one frame")
     if not 0.0 <= train_fraction <= 1.0:
-        raise ValueError(f"train_fraction={train_fraction}: must lie in [0, 1]")
+        raise UserError(f"train_fraction={train_fraction}: must lie in [0, 1]")
     views = [f"{int(v):03d}" for v in views]
     conditions = list(conditions)
     for cond in conditions:
         if cond.split("-")[0] not in ("nm", "bg", "cl"):
-            raise ValueError(f"condition {cond!r}: expected nm-NN, bg-NN or cl-NN")
+            raise UserError(f"condition {cond!r}: expected nm-NN, bg-NN or cl-NN")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sids = [f"{i + 1:03d}" for i in range(subjects)]

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mimicgait.errors import UserError
+
 FPS = 25.0  # CASIA-B frame rate
 HARMONICS = 5  # Fourier terms per joint angle curve
 
@@ -231,7 +233,7 @@ def sample_walk(subject: SubjectParams, condition: str, rng: np.random.Generator
     """Draw one recording of `subject`; `condition` such as 'bg-01' sets the bag ('bg') or coat ('cl')."""
     kind = condition.split("-")[0]
     if kind not in ("nm", "bg", "cl"):
-        raise ValueError(f"condition {condition!r}: expected nm-NN, bg-NN or cl-NN")
+        raise UserError(f"condition {condition!r}: expected nm-NN, bg-NN or cl-NN")
     speed = float(np.clip(rng.normal(1.0, 0.04), 0.85, 1.15))
     return WalkParams(
         cycle_s=subject.cycle_s / speed,

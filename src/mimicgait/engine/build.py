@@ -12,6 +12,7 @@ from typing import Any
 
 from torch import nn
 
+from mimicgait.errors import UserError
 from mimicgait.models import (
     BNNeckHead,
     GaitRecognizer,
@@ -39,7 +40,8 @@ def build_model(
     kind = spec.get("kind")
     if kind == "recognizer":
         encoder = build_encoder(spec["encoder"])
-        head = BNNeckHead(encoder.out_channels, encoder.parts, int(spec["num_classes"]))
+        classes = int(spec["num_classes"])  # 0: embedding only (exported models drop the classifier)
+        head = BNNeckHead(encoder.out_channels, encoder.parts, classes) if classes > 0 else None
         return GaitRecognizer(encoder, head)
     if kind == "occ-aware":
         encoder = build_encoder(spec["encoder"])
@@ -59,4 +61,4 @@ def build_model(
             inference="guided" if guidance else "student",
             none_class=classes.index("none") if "none" in classes else None,
         )
-    raise ValueError(f"unknown model kind {kind!r} in checkpoint spec; expected one of {KINDS}")
+    raise UserError(f"unknown model kind {kind!r} in checkpoint spec; expected one of {KINDS}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import pickle
 import random
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from torch import Tensor, nn
 
 from mimicgait.engine.build import build_model
 from mimicgait.engine.preprocess import Preprocess
+from mimicgait.errors import UserError, path_error
 from mimicgait.io import write_atomic
 from mimicgait.models.fold import fold_batchnorm
 from mimicgait.models.mimic import INFERENCE_MODES
@@ -65,16 +67,58 @@ def resolve_checkpoint(path_or_run_dir: str | Path, what: str = "checkpoint") ->
     return path
 
 
+#: Entries every checkpoint of this format holds; a file without one of them is refused on load.
+REQUIRED_KEYS = ("stage", "model_spec", "input_size", "state_dict")
+
+
 def load_checkpoint(path_or_run_dir: str | Path, what: str = "checkpoint") -> tuple[dict[str, Any], Path]:
-    """(payload, file) loaded with weights_only=True onto the CPU, format checked."""
-    path = resolve_checkpoint(path_or_run_dir, what)
+    """(payload, file) loaded with weights_only=True onto the CPU, format and entries checked.
+
+    Raises `UserError` naming the file when it is missing, unreadable, truncated or not a
+    checkpoint, lacks an entry of `REQUIRED_KEYS`, or holds objects a weights-only load refuses
+    (loading those would run code from the file, so the file is refused, never loaded fully).
+    """
+    try:
+        path = resolve_checkpoint(path_or_run_dir, what)
+    except FileNotFoundError as err:
+        raise UserError(str(err)) from None
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated file, foreign pickle, ...
-        raise ValueError(f"{what}: cannot read {path} as a mimicgait checkpoint ({err})") from None
+    except pickle.UnpicklingError as err:
+        if "global" in str(err).lower():  # names a class or function: loading it could run code
+            raise UserError(
+                f"{what}: {path} is refused: it holds objects that could run code when loaded, which a "
+                "mimicgait checkpoint never does; use checkpoints written by mimicgait train"
+            ) from None
+        raise UserError(f"{what}: cannot read {path}: truncated or not a checkpoint") from None
+    except OSError as err:
+        raise path_error(err, path, what) from None
+    except Exception:  # a truncated zip, a foreign format: torch raises RuntimeError, EOFError, ...
+        raise UserError(f"{what}: cannot read {path}: truncated or not a checkpoint") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{what}: {path} is not a {FORMAT} checkpoint; was it written by mimicgait train?")
+        raise UserError(f"{what}: {path} is not a {FORMAT} checkpoint; was it written by mimicgait train?")
+    missing = [key for key in REQUIRED_KEYS if key not in payload]
+    if missing:
+        raise UserError(
+            f"{what}: {path} lacks the entr{'ies' if len(missing) > 1 else 'y'} {', '.join(missing)}; "
+            "it is damaged or was not written by mimicgait train"
+        )
     return payload, path
+
+
+def load_weights(
+    module: nn.Module, state_dict: dict[str, Tensor], file: str | Path, strict: bool = True
+) -> None:
+    """`module.load_state_dict(state_dict)`, a mismatch (missing, unexpected or differently shaped
+    weights) raising a `UserError` naming `file`: its weights do not fit the model its spec builds."""
+    try:
+        module.load_state_dict(state_dict, strict=strict)
+    except RuntimeError as err:
+        first = next((line.strip() for line in str(err).splitlines()[1:] if line.strip()), str(err))
+        raise UserError(
+            f"{file}: its weights do not match the model its model_spec describes ({first[:200]}); the "
+            "file is damaged or was edited: use the checkpoint written by mimicgait train"
+        ) from None
 
 
 def sha256(path: str | Path) -> str:
@@ -174,7 +218,7 @@ def _load_reference(payload: dict[str, Any], file: Path, key: str, what: str) ->
     ref_file = dereference(payload[key], file, what)
     ref_payload, _ = load_checkpoint(ref_file, f"{what} checkpoint")
     model = build_model(ref_payload["model_spec"])
-    model.load_state_dict(ref_payload["state_dict"])
+    load_weights(model, ref_payload["state_dict"], ref_file)
     return model
 
 
@@ -212,17 +256,17 @@ def load_for_inference(
             model = build_model(spec, ven=ven, teacher=teacher)
             # `ce_head.*`: the training-only classifier of loss.mimic_ce_weight > 0.
             state = payload["state_dict"]
-            model.load_state_dict({k: v for k, v in state.items() if not k.startswith("ce_head.")})
+            load_weights(model, {k: v for k, v in state.items() if not k.startswith("ce_head.")}, file)
             model.set_inference(mode)
         else:
             model = build_model({**spec, "guidance": False})
             student = {k: v for k, v in payload["state_dict"].items() if k.startswith("student.")}
-            model.load_state_dict(student)
+            load_weights(model, student, file)
     else:
         if inference not in (None, "student", "guided"):
             raise ValueError(f"inference must be 'guided' or 'student', got {inference!r}")
         model = build_model(spec)
-        model.load_state_dict(payload["state_dict"])
+        load_weights(model, payload["state_dict"], file)
     model = fold_batchnorm(model).to(device)
     meta = {
         "stage": stage,

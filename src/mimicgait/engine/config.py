@@ -22,6 +22,8 @@ from typing import Any
 
 import yaml
 
+from mimicgait.errors import UserError
+
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 DEFAULTS: dict[str, Any] = {
@@ -151,8 +153,8 @@ def _numbers(value: Any) -> Any:
     return value
 
 
-class ConfigError(ValueError):
-    """A config file or override that does not fit the schema."""
+class ConfigError(UserError):
+    """A config file or override that does not fit the schema (a `UserError`: one line, exit 2)."""
 
 
 def _suggest(key: str, valid: Iterable[str]) -> str:
@@ -219,7 +221,7 @@ def resolve_path(name_or_path: str | Path, relative_to: Path | None = None) -> P
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
-    raise FileNotFoundError(
+    raise UserError(
         f"config {text!r} not found as a file nor as a built-in config; built-in names: "
         f"{', '.join(builtin_configs())}"
     )

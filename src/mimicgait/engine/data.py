@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 
 from mimicgait.data.samplers import FrameSampler, IdentityBatchSampler, TrainingDataset, collate_sequences
 from mimicgait.data.store import SequenceStore
+from mimicgait.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def subject_list(value: str | Iterable[Any] | None) -> list[str] | None:
         lo, sep, hi = item.partition("-")
         if sep and lo.isdigit() and hi.isdigit():
             if int(hi) < int(lo):
-                raise ValueError(f"subject range {item!r} is empty; write LOW-HIGH")
+                raise UserError(f"subject range {item!r} is empty; write LOW-HIGH")
             out += [str(i).zfill(len(lo)) for i in range(int(lo), int(hi) + 1)]
         elif item:
             out.append(item)
@@ -67,13 +68,13 @@ def load_data(data_dir: str, data_cfg: dict[str, Any]) -> TrainingData:
     for name, chosen in (("data.subjects", subjects), ("data.val_subjects", val)):
         missing = sorted(set(chosen) - existing)
         if missing:
-            raise ValueError(
+            raise UserError(
                 f"{name} names {len(missing)} subject(s) absent from {data_dir}: "
                 f"{', '.join(missing[:10])}; fix the config or --data"
             )
     train_subjects = [s for s in subjects if s not in set(val)]
     if not train_subjects:
-        raise ValueError(f"no training subjects left in {data_dir} after removing data.val_subjects")
+        raise UserError(f"no training subjects left in {data_dir} after removing data.val_subjects")
     min_frames = int(data_cfg.get("min_frames", 1))
     train = SequenceStore.from_source(source, subjects=train_subjects, min_frames=min_frames)
     val_store = SequenceStore.from_source(source, subjects=val, min_frames=min_frames) if val else None
@@ -86,7 +87,7 @@ def check_batch(store: SequenceStore, ids_per_batch: int, seqs_per_id: int, wher
     counts = np.bincount(store.labels)
     full = int((counts >= seqs_per_id).sum())
     if full < ids_per_batch:
-        raise ValueError(
+        raise UserError(
             f"{where}: a batch needs {ids_per_batch} subjects with {seqs_per_id} sequences each, but only "
             f"{full} of {len(counts)} subjects have {seqs_per_id} or more; lower data.ids_per_batch / "
             "data.seqs_per_id or add subjects"

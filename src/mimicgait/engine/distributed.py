@@ -15,6 +15,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from mimicgait.errors import UserError
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -43,7 +45,7 @@ def setup(device: str = "auto") -> tuple[DistInfo, torch.device]:
     """
     wants_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     if wants_cuda and not torch.cuda.is_available():
-        raise ValueError(f"train.device={device} but CUDA is not available; use --set train.device=cpu")
+        raise UserError(f"train.device={device} but CUDA is not available; use --set train.device=cpu")
     if not launched_by_torchrun() or int(os.environ["WORLD_SIZE"]) == 1:
         return DistInfo(), torch.device(device if device != "auto" else ("cuda" if wants_cuda else "cpu"))
     info = DistInfo(

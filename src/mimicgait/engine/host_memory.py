@@ -22,6 +22,8 @@ import logging
 import os
 import platform
 
+from mimicgait.errors import UserError
+
 log = logging.getLogger(__name__)
 
 # mallopt parameters, from glibc's malloc.h
@@ -45,7 +47,7 @@ def reuse_freed_memory(force: bool = False) -> bool:
         return True
     choice = os.environ.get(ENV_VAR, "reuse").strip().lower()
     if choice not in ("reuse", "system"):
-        raise ValueError(f"{ENV_VAR}={choice!r}: use 'reuse' (the default) or 'system'")
+        raise UserError(f"{ENV_VAR}={choice!r}: use 'reuse' (the default) or 'system'")
     if choice == "system" and not force:
         return False
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from mimicgait.errors import UserError
+
 AMP_MODES = ("none", "bf16", "fp16", "auto")
 _BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
@@ -41,9 +43,9 @@ def native_bf16(device: torch.device) -> bool:
 def resolve_amp(amp: str, device: torch.device, where: str = "train.amp") -> str:
     """'none' / 'bf16' / 'fp16' as given (checked), 'auto' -> 'bf16' with native support, else 'none'."""
     if amp not in AMP_MODES:
-        raise ValueError(f"{where} must be one of {', '.join(AMP_MODES)}, got {amp!r}")
+        raise UserError(f"{where} must be one of {', '.join(AMP_MODES)}, got {amp!r}")
     if amp == "fp16" and device.type != "cuda":
-        raise ValueError(f"{where}=fp16 needs CUDA; on the CPU use bf16 (or auto)")
+        raise UserError(f"{where}=fp16 needs CUDA; on the CPU use bf16 (or auto)")
     if amp == "auto":
         return "bf16" if native_bf16(device) else "none"
     return amp

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mimicgait.errors import UserError
+
 CROPS = ("none", "opengait")
 #: OpenGait's 64x44 crop keeps the central 44/64 of a square frame's width.
 OPENGAIT_KEEP = 44 / 64
@@ -31,7 +33,7 @@ class Preprocess:
 
     def __post_init__(self) -> None:
         if self.crop not in CROPS:
-            raise ValueError(f"data.crop must be one of {CROPS}, got {self.crop!r}")
+            raise UserError(f"data.crop must be one of {CROPS}, got {self.crop!r}")
         if self.size is not None:
             object.__setattr__(self, "size", (int(self.size[0]), int(self.size[1])))
 

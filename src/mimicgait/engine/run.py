@@ -23,6 +23,7 @@ from mimicgait.engine.config import save_config
 from mimicgait.engine.data import load_data
 from mimicgait.engine.stages import STAGES
 from mimicgait.engine.trainer import Trainer
+from mimicgait.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,10 @@ def train(
 ) -> dict[str, Any]:
     """Train `stage` ('teacher', 'ven', 'baseline', 'occ-aware', 'mimic'); returns the trainer's summary."""
     if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}; choose from {', '.join(STAGES)}")
+        raise UserError(f"unknown stage {stage!r}; choose from {', '.join(STAGES)}")
     run_dir = Path(run_dir)
     if not resume and ((run_dir / FINAL_NAME).exists() or (run_dir / LAST_NAME).exists()):
-        raise ValueError(
+        raise UserError(
             f"{run_dir} already holds a run; pass --resume to continue it or choose another --out"
         )
     info, device = distributed.setup(config["train"].get("device", "auto"))

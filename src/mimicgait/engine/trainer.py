@@ -27,6 +27,7 @@ from mimicgait.engine.checkpoint import (
     LAST_NAME,
     atomic_save,
     load_checkpoint,
+    load_weights,
     rng_state,
     set_rng_state,
 )
@@ -35,6 +36,7 @@ from mimicgait.engine.host_memory import reuse_freed_memory
 from mimicgait.engine.logging import RunLogger
 from mimicgait.engine.precision import resolve_amp
 from mimicgait.engine.stages.base import Stage
+from mimicgait.errors import DivergenceError, UserError
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ def build_optimizer(params: list[nn.Parameter], optim_cfg: dict[str, Any]) -> to
         )
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=wd)
-    raise ValueError(f"optim.name must be one of {OPTIMIZERS}, got {optim_cfg['name']!r}")
+    raise UserError(f"optim.name must be one of {OPTIMIZERS}, got {optim_cfg['name']!r}")
 
 
 def learning_rate(optim_cfg: dict[str, Any], iteration: int) -> float:
@@ -137,14 +139,14 @@ class Trainer:
         """Load RUN_DIR/checkpoints/last.pt into the module and optimiser; returns its RNG state to apply."""
         path = self.run_dir / LAST_NAME
         if not path.is_file():
-            raise FileNotFoundError(f"--resume: {path} does not exist; start the run without --resume")
+            raise UserError(f"--resume: {path} does not exist; start the run without --resume")
         payload, _ = load_checkpoint(path, "resume checkpoint")
         if payload["stage"] != self.stage.name or payload["model_spec"] != self.stage.model_spec():
-            raise ValueError(
+            raise UserError(
                 f"--resume: {path} holds a {payload['stage']} run of another model "
                 f"({payload['model_spec']}); use a new --out directory"
             )
-        self.module.load_state_dict(payload["state_dict"])
+        load_weights(self.module, payload["state_dict"], path)
         self.optimizer.load_state_dict(payload["optimizer"])
         if self.scaler is not None and "scaler" in payload:
             self.scaler.load_state_dict(payload["scaler"])
@@ -173,8 +175,10 @@ class Trainer:
         with self._autocast():
             loss, logs = self.stage.compute(model, batch, generator)
         if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"loss is {loss.item()} at iteration {self.iteration}; lower optim.lr or set optim.grad_clip"
+            hint = "; or train the teacher longer" if self.stage.name == "mimic" else ""
+            raise DivergenceError(
+                f"{self.stage.name}: loss is {loss.item()} at iteration {self.iteration}: training diverged; "
+                f"lower optim.lr (now {self.optim_cfg['lr']}) or set optim.grad_clip{hint}"
             )
         if self.scaler is not None:
             self.scaler.scale(loss).backward()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mimicgait.errors import UserError
 from mimicgait.eval.report import fmt, markdown_table
 
 Labelled = list[tuple[str, dict[str, Any]]]
@@ -54,7 +55,7 @@ def compare_markdown(reports: Labelled, holistic: Labelled = ()) -> str:
     holistic = list(holistic)
     columns = list(reports) + [(f"{label} (holistic)", r) for label, r in holistic]
     if not columns:
-        raise ValueError("nothing to compare: give at least one report")
+        raise UserError("nothing to compare: give at least one report")
     protocols = sorted({str(r.get("protocol")) for _, r in columns})
     keys = _metric_keys(columns)
     header = ["metric"] + [label for label, _ in columns]

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import torch
 
+from mimicgait.errors import UserError
 from mimicgait.eval.metrics import ProbeStats, chunk_rows, stats_from_distances
 
 METRICS = ("euc", "cos")
@@ -18,7 +19,7 @@ METRICS = ("euc", "cos")
 
 def _check(probe: torch.Tensor, gallery: torch.Tensor, metric: str) -> None:
     if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+        raise UserError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
     if probe.ndim != 3 or gallery.ndim != 3 or probe.shape[1:] != gallery.shape[1:]:
         raise ValueError(
             "embeddings must be [n, c, p] with equal c, p; "

@@ -25,6 +25,7 @@ from typing import Protocol as TypingProtocol
 import numpy as np
 import torch
 
+from mimicgait.errors import UserError
 from mimicgait.eval.distances import METRICS, probe_stats
 from mimicgait.eval.extract import EmbedFn, extract_embeddings
 from mimicgait.eval.metrics import ProbeStats, cmc, summarise
@@ -78,7 +79,7 @@ def check_input_size(
         return
     if tuple(int(x) for x in model_size) != tuple(int(x) for x in frame_size):
         where = f"checkpoint {checkpoint} was" if checkpoint else "the model was"
-        raise ValueError(
+        raise UserError(
             f"{where} trained on {tuple(model_size)} frames but the data has {tuple(frame_size)} frames; "
             "evaluate on data pretreated to the same size (or resize it with the data tools)"
         )
@@ -204,9 +205,9 @@ def evaluate(
     if cache is not None and occluder is not None:
         raise ValueError("evaluate: cache works with the library's occlusion only, not a custom occluder")
     if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+        raise UserError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
     if gallery_occlusion not in GALLERY_OCCLUSION:
-        raise ValueError(f"--gallery-occlusion must be one of {', '.join(GALLERY_OCCLUSION)}")
+        raise UserError(f"--gallery-occlusion must be one of {', '.join(GALLERY_OCCLUSION)}")
     kinds = parse_kinds(occlusion)
     if kinds and occluder is None:
         occluder = default_occluder(kinds, seed)
@@ -220,13 +221,13 @@ def evaluate(
     groups = {name: np.flatnonzero(sel.mask(keys)) for name, sel in protocol.probes.items()}
     notes: list[str] = []
     if len(gallery_idx) == 0:
-        raise ValueError(
+        raise UserError(
             f"protocol {protocol.name}: the gallery ({protocol.gallery.describe()}) is empty on this data; "
             "check --data / --partition or choose the protocol that matches the dataset"
         )
     if not any(len(g) for g in groups.values()):
         names = "; ".join(f"{n}: {protocol.probes[n].describe()}" for n in groups)
-        raise ValueError(
+        raise UserError(
             f"protocol {protocol.name}: every probe set ({names}) is empty on this data; "
             "check --data / --partition or choose the protocol that matches the dataset"
         )

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from mimicgait.errors import UserError
+
 #: (silhouettes float [N, S, H, W] in [0, 1], lengths long [N]) -> embeddings [N, C, P]
 EmbedFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 #: (frames [T, H, W] uint8, position in the request) -> frames [T', H, W] uint8
@@ -25,7 +27,7 @@ def length_batches(
 ) -> Iterator[np.ndarray]:
     """Positions grouped into batches of similar length (ascending), each batch as an index array."""
     if batch_size < 1:
-        raise ValueError(f"batch size must be at least 1, got {batch_size}")
+        raise UserError(f"batch size must be at least 1, got {batch_size}")
     lengths = np.asarray(lengths, dtype=np.int64)
     order = np.argsort(lengths, kind="stable")
     start = 0
@@ -65,7 +67,7 @@ def extract_embeddings(
     """
     n = len(lengths)
     if n == 0:
-        raise ValueError("no sequences to embed: the probe or gallery set is empty")
+        raise UserError("no sequences to embed: the probe or gallery set is empty")
     out: torch.Tensor | None = None
     bar = tqdm(total=n, desc="embedding", unit="seq", disable=not progress)
     with torch.inference_mode():
@@ -76,7 +78,7 @@ def extract_embeddings(
                 if transform is not None:
                     frames = transform(frames, pos)
                 if len(frames) == 0:
-                    raise ValueError(f"sequence {pos} has no frames; rebuild the store with min_frames >= 1")
+                    raise UserError(f"sequence {pos} has no frames; rebuild the store with min_frames >= 1")
                 seqs.append(frames)
             sils, lens = pad_batch(seqs)
             emb = embed_fn(sils, lens)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mimicgait.errors import UserError
+
 PROTOCOLS = ("casia-b", "oumvlp", "grew", "gait3d", "verification", "rank")
 
 
@@ -122,7 +124,7 @@ def grew() -> Protocol:
 def gait3d(probe_set: Iterable[str]) -> Protocol:
     listed = frozenset(str(k) for k in probe_set)
     if not listed:
-        raise ValueError("the gait3d protocol needs a PROBE_SET list in the partition file (--partition)")
+        raise UserError("the gait3d protocol needs a PROBE_SET list in the partition file (--partition)")
     return Protocol(
         name="gait3d",
         gallery=Selector(keys=listed, negate=True),
@@ -143,15 +145,15 @@ def read_list_file(path: str | Path) -> tuple[frozenset[str], frozenset[str]]:
     """A list file: JSON {"probe": [keys], "gallery": [keys]}, keys spelt as in `key_forms`."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"list file {path} not found; pass --list FILE with probe and gallery keys")
+        raise UserError(f"list file {path} not found; pass --list FILE with probe and gallery keys")
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as err:
-        raise ValueError(f"list file {path} is not valid JSON: {err}") from err
+        raise UserError(f"list file {path} is not valid JSON: {err}") from err
     if not isinstance(data, dict) or not isinstance(data.get("probe"), list) or not isinstance(
         data.get("gallery"), list
     ):
-        raise ValueError(f'list file {path} must be a JSON object {{"probe": [...], "gallery": [...]}}')
+        raise UserError(f'list file {path} must be a JSON object {{"probe": [...], "gallery": [...]}}')
     return frozenset(map(str, data["probe"])), frozenset(map(str, data["gallery"]))
 
 
@@ -171,7 +173,7 @@ def generic(
     probe = Selector(prefixes=_types(probe_types), keys=probe_keys)
     gallery = Selector(prefixes=_types(gallery_types), keys=gallery_keys)
     if not (probe.prefixes or probe.keys) or not (gallery.prefixes or gallery.keys):
-        raise ValueError(
+        raise UserError(
             f"the {name} protocol needs probe and gallery sets: pass --probe-types and --gallery-types "
             "(condition prefixes such as nm-05,nm-06) or --list FILE"
         )
@@ -203,4 +205,4 @@ def build_protocol(
         return generic(name, probe_types, gallery_types, list_file)
     if name == "verification":
         return generic(name, probe_types, gallery_types, list_file, verification=True)
-    raise ValueError(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOLS)}")
+    raise UserError(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOLS)}")

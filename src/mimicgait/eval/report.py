@@ -13,7 +13,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from mimicgait.io import write_atomic
+from mimicgait.errors import UserError
+from mimicgait.io import check_output_file, write_atomic
 
 REQUIRED = ("protocol", "metrics")
 
@@ -24,21 +25,37 @@ def write_report(report: dict[str, Any], path: str | Path) -> Path:
     return write_atomic(path, lambda f: f.write(text.encode()))
 
 
+def is_report(path: str | Path) -> bool:
+    """Whether `path` holds a mimicgait report (so writing a new report over it loses nothing of the
+    user's own: it is the output of an earlier evaluation)."""
+    try:
+        load_report(path)
+    except (UserError, OSError):
+        return False
+    return True
+
+
+def check_report_path(path: str | Path, what: str = "--json") -> Path:
+    """Check, before an evaluation, that its report can be written to `path`: not a directory, a
+    writable location, and no existing file other than an earlier report (which is replaced)."""
+    return check_output_file(path, what=what, replaceable=is_report)
+
+
 def load_report(path: str | Path) -> dict[str, Any]:
     """Read and shape-check a report; errors name the file and the fix."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"report {path} not found; write one with `mimicgait eval ... --json {path}`")
+        raise UserError(f"report {path} not found; write one with `mimicgait eval ... --json {path}`")
     try:
         report = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"report {path} is not valid JSON: {err}") from err
+        raise UserError(f"report {path} is not valid JSON: {err}") from err
     if not isinstance(report, dict) or any(k not in report for k in REQUIRED):
-        raise ValueError(
+        raise UserError(
             f"report {path} lacks {' and '.join(REQUIRED)}; is it a `mimicgait eval --json` file?"
         )
     if not isinstance(report["metrics"], dict):
-        raise ValueError(f"report {path}: 'metrics' must be an object of flat metric keys")
+        raise UserError(f"report {path}: 'metrics' must be an object of flat metric keys")
     return report
 
 

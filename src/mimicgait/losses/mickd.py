@@ -23,6 +23,8 @@ from pytorch_metric_learning import distances, losses, reducers
 from pytorch_metric_learning.utils import loss_and_miner_utils as lmu
 from torch import Tensor, nn
 
+from mimicgait.errors import UserError
+
 POSITIVES = ("all", "student", "student-teacher")
 
 
@@ -32,7 +34,7 @@ class MiCKDLoss(nn.Module):
     def __init__(self, margin: float = 0.05, positives: str = "all", normalize: bool = False) -> None:
         super().__init__()
         if positives not in POSITIVES:
-            raise ValueError(f"MiCKDLoss: positives must be one of {POSITIVES}, got {positives!r}")
+            raise UserError(f"MiCKDLoss: positives must be one of {POSITIVES}, got {positives!r}")
         self.margin, self.positives, self.normalize = margin, positives, normalize
         self.triplet = losses.TripletMarginLoss(
             margin=margin,

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mimicgait.errors import UserError
+
 
 def check_lengths(sils: Tensor, lengths: Tensor | None) -> Tensor | None:
     """Validate `lengths [N]` against `sils [N, S, ...]`; return None when every frame is valid."""
@@ -207,5 +209,5 @@ def as_pair(value: int | tuple[int, int] | list[int], what: str) -> tuple[int, i
     """Normalise `(H, W)` style arguments."""
     pair = tuple(int(v) for v in value) if isinstance(value, (tuple, list)) else (int(value), int(value))
     if len(pair) != 2 or min(pair) < 1:
-        raise ValueError(f"{what} must be two positive integers (H, W), got {value!r}")
+        raise UserError(f"{what} must be two positive integers (H, W), got {value!r}")
     return pair  # type: ignore[return-value]

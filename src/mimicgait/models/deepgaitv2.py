@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mimicgait.errors import UserError
 from mimicgait.models.blocks import (
     BasicBlock2D,
     HorizontalPooling,
@@ -100,9 +101,9 @@ class DeepGaitV2(GaitEncoder):
     ) -> None:
         super().__init__()
         if variant not in ("p3d", "3d"):
-            raise ValueError(f"deepgaitv2: variant must be 'p3d' or '3d', got {variant!r}")
+            raise UserError(f"deepgaitv2: variant must be 'p3d' or '3d', got {variant!r}")
         if len(channels) != 4 or len(layers) != 4:
-            raise ValueError("deepgaitv2: channels and layers need four entries")
+            raise UserError("deepgaitv2: channels and layers need four entries")
         size = as_pair(input_size, "input_size")
         config = dict(channels=channels, layers=layers, variant=variant, parts=parts, input_size=size)
         self._finish_init(config, channels[2], parts, size)

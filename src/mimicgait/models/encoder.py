@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from mimicgait.errors import UserError
+
 _REGISTRY: dict[str, type[GaitEncoder]] = {}
 
 
@@ -78,7 +80,7 @@ def encoder_kwargs(name: str) -> dict[str, Any]:
 
 def _lookup(name: str) -> type[GaitEncoder]:
     if name not in _REGISTRY:
-        raise ValueError(f"unknown encoder {name!r}; valid names: {', '.join(list_encoders())}")
+        raise UserError(f"unknown encoder {name!r}; valid names: {', '.join(list_encoders())}")
     return _REGISTRY[name]
 
 
@@ -88,7 +90,7 @@ def create_encoder(name: str, **kwargs: Any) -> GaitEncoder:
     valid = encoder_kwargs(name)
     unknown = sorted(set(kwargs) - set(valid))
     if unknown:
-        raise ValueError(
+        raise UserError(
             f"unknown argument(s) {', '.join(unknown)} for encoder {name!r}; valid: {', '.join(valid)}"
         )
     return cls(**kwargs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from mimicgait.errors import UserError
 from mimicgait.models.blocks import (
     BasicBlock2D,
     FramePacker,
@@ -35,7 +36,7 @@ class GaitBase(GaitEncoder):
     ) -> None:
         super().__init__()
         if not len(channels) == len(layers) == len(strides):
-            raise ValueError("gaitbase: channels, layers and strides must have the same length")
+            raise UserError("gaitbase: channels, layers and strides must have the same length")
         size = as_pair(input_size, "input_size")
         self._finish_init(
             dict(channels=channels, layers=layers, strides=strides, parts=parts, out_channels=out_channels,

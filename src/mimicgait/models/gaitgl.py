@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mimicgait.errors import UserError
 from mimicgait.models.blocks import GeMHorizontalPooling, SeparateFCs, as_pair, check_lengths, split_by_length
 from mimicgait.models.encoder import GaitEncoder, register_encoder
 
@@ -40,7 +41,7 @@ class GLConv(nn.Module):
         n, c, s, h, w = x.shape
         k = self.strips
         if h % k:
-            raise ValueError(f"GLConv: feature height {h} is not divisible by {k} strips; change input_size")
+            raise UserError(f"GLConv: feature height {h} is not divisible by {k} strips; change input_size")
         strips = x.reshape(n, c, s, k, h // k, w).permute(0, 3, 1, 2, 4, 5).reshape(n * k, c, s, h // k, w)
         local = self.local_conv(strips)  # [n*k, out, s, h/k, w]
         local = local.reshape(n, k, -1, s, h // k, w).permute(0, 2, 3, 1, 4, 5).reshape(n, -1, s, h, w)
@@ -61,7 +62,7 @@ class GaitGL(GaitEncoder):
     ) -> None:
         super().__init__()
         if len(channels) not in (3, 4):
-            raise ValueError("gaitgl: channels needs 3 entries (CASIA-B layout) or 4 (OU-MVLP/GREW layout)")
+            raise UserError("gaitgl: channels needs 3 entries (CASIA-B layout) or 4 (OU-MVLP/GREW layout)")
         size = as_pair(input_size, "input_size")
         self._finish_init(dict(channels=channels, parts=parts, input_size=size), channels[-1], parts, size)
         act = nn.LeakyReLU

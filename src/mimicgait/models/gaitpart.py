@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mimicgait.errors import UserError
 from mimicgait.models.blocks import (
     FramePacker,
     HorizontalPooling,
@@ -34,7 +35,7 @@ class FocalConv2d(nn.Module):
         m, c, h, w = x.shape
         k = self.strips
         if h % k:
-            raise ValueError(f"FocalConv2d: height {h} is not divisible by {k} strips; change input_size")
+            raise UserError(f"FocalConv2d: height {h} is not divisible by {k} strips; change input_size")
         strips = x.reshape(m, c, k, h // k, w).transpose(1, 2).reshape(m * k, c, h // k, w)
         out = self.conv(strips)  # [m*k, out_c, h/k, w]
         return out.reshape(m, k, -1, h // k, w).transpose(1, 2).reshape(m, -1, h, w)
@@ -83,7 +84,7 @@ class GaitPart(GaitEncoder):
     ) -> None:
         super().__init__()
         if len(channels) != 3 or len(halving) != 2:
-            raise ValueError("gaitpart: channels needs three entries and halving two")
+            raise UserError("gaitpart: channels needs three entries and halving two")
         size = as_pair(input_size, "input_size")
         self._finish_init(
             dict(channels=channels, halving=halving, parts=parts, squeeze=squeeze, out_channels=out_channels,

@@ -12,6 +12,7 @@ import copy
 import torch
 from torch import Tensor, nn
 
+from mimicgait.errors import UserError
 from mimicgait.models.blocks import FramePacker, HorizontalPooling, MaxPool2x2, SeparateFCs, as_pair
 from mimicgait.models.encoder import GaitEncoder, register_encoder
 
@@ -42,7 +43,7 @@ class GaitSet(GaitEncoder):
     ) -> None:
         super().__init__()
         if len(channels) != 3:
-            raise ValueError("gaitset: channels must have three entries")
+            raise UserError("gaitset: channels must have three entries")
         size = as_pair(input_size, "input_size")
         parts = 2 * sum(bins)
         self._finish_init(dict(channels=channels, bins=bins, out_channels=out_channels, input_size=size),

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from mimicgait.data.occlusion import OcclusionPolicy, occlude_batch
 from mimicgait.engine.data import TrainingData
 from mimicgait.engine.preprocess import Preprocess, random_flip
+from mimicgait.errors import UserError
 
 Logs = dict[str, Tensor | float]
 
@@ -27,10 +28,10 @@ def occlusion_policy(occ_cfg: dict[str, Any]) -> OcclusionPolicy:
     kinds = {str(k): float(v) for k, v in (occ_cfg.get("kinds") or {}).items() if k != "none"}
     share = float(occ_cfg.get("holistic_share", 0.0))
     if not 0.0 <= share <= 1.0:
-        raise ValueError(f"occlusion.holistic_share must lie in [0, 1], got {share}")
+        raise UserError(f"occlusion.holistic_share must lie in [0, 1], got {share}")
     total = sum(kinds.values())
     if not kinds or total <= 0:
-        raise ValueError(
+        raise UserError(
             "occlusion.kinds is empty; give kinds with probabilities, e.g. {top: 0.5, bottom: 0.5}"
         )
     if share > 0:
@@ -65,7 +66,7 @@ class Stage:
         kwargs = dict(model_cfg.get("encoder_kwargs") or {})
         given = kwargs.get("input_size")
         if given is not None and tuple(given) != self.input_size:
-            raise ValueError(
+            raise UserError(
                 f"model.encoder_kwargs.input_size {list(given)} differs from the input the data gives "
                 f"({list(self.input_size)} from frames {list(self.frame_size)}, "
                 f"data.crop={self.preprocess.crop}, "

@@ -15,9 +15,10 @@ import torch
 from torch import Tensor, nn
 
 from mimicgait.engine.build import build_encoder, build_model
-from mimicgait.engine.checkpoint import load_checkpoint
+from mimicgait.engine.checkpoint import load_checkpoint, load_weights
 from mimicgait.engine.distributed import gather_across
 from mimicgait.engine.stages.base import Logs, Stage
+from mimicgait.errors import UserError
 from mimicgait.losses import BNNeckCrossEntropy, L2KDLoss, MiCKDLoss
 from mimicgait.models import BNNeckHead
 
@@ -26,7 +27,7 @@ KD_LOSSES = ("mickd", "l2")
 
 def _find(value: str | None, config: dict[str, Any], key: str) -> Path:
     if not value:
-        raise ValueError(f"the mimic stage needs {key}: a run directory or checkpoint (--set {key}=RUN_DIR)")
+        raise UserError(f"the mimic stage needs {key}: a run directory or checkpoint (--set {key}=RUN_DIR)")
     path = Path(value)
     if not path.is_absolute() and not path.exists() and config.get("_source"):
         alt = Path(config["_source"]).parent / path
@@ -50,19 +51,19 @@ class MimicStage(Stage):
         )
         tspec = teacher_payload["model_spec"]
         if tspec.get("kind") != "recognizer":
-            raise ValueError(
+            raise UserError(
                 f"mimic.teacher {self.teacher_file} is a {teacher_payload['stage']} checkpoint; pass a "
                 "teacher (or baseline) run"
             )
         if tspec["encoder"] != spec or tspec.get("preprocess") != self.preprocess.spec():
-            raise ValueError(
+            raise UserError(
                 f"mimic.teacher {self.teacher_file} was trained as {tspec['encoder']} with preprocessing "
                 f"{tspec.get('preprocess')}, but this config builds {spec} with {self.preprocess.spec()}; "
                 "the student must match the teacher's architecture and input size: base the config on "
                 "the teacher's"
             )
         teacher = build_model(tspec)
-        teacher.load_state_dict(teacher_payload["state_dict"])
+        load_weights(teacher, teacher_payload["state_dict"], self.teacher_file)
 
         ven = None
         self.ven_file = None
@@ -70,29 +71,29 @@ class MimicStage(Stage):
             ven_payload, self.ven_file = load_checkpoint(_find(mimic_cfg["ven"], config, "mimic.ven"), "VEN")
             vspec = ven_payload["model_spec"]
             if vspec.get("kind") != "ven":
-                raise ValueError(
+                raise UserError(
                     f"mimic.ven {self.ven_file} is a {ven_payload['stage']} checkpoint, not a VEN"
                 )
             if list(vspec["classes"]) != list(self.policy.classes):
-                raise ValueError(
+                raise UserError(
                     f"mimic.ven {self.ven_file} was trained for occlusion classes {vspec['classes']}, but "
                     f"this config's policy has {list(self.policy.classes)}; train a VEN with the same "
                     "occlusion.kinds or set mimic.guidance=false"
                 )
             if vspec.get("preprocess") != self.preprocess.spec():
-                raise ValueError(
+                raise UserError(
                     f"mimic.ven {self.ven_file} was trained with preprocessing {vspec.get('preprocess')}"
                     f", this config uses {self.preprocess.spec()}; retrain the VEN at this input size"
                 )
             ven = build_model(vspec)
-            ven.load_state_dict(ven_payload["state_dict"])
+            load_weights(ven, ven_payload["state_dict"], self.ven_file)
 
         student = build_encoder(spec)
         init = mimic_cfg.get("init", "fresh")
         if init == "teacher":
             student.load_state_dict(teacher.encoder.state_dict())
         elif init != "fresh":
-            raise ValueError(f"mimic.init must be 'fresh' or 'teacher', got {init!r}")
+            raise UserError(f"mimic.init must be 'fresh' or 'teacher', got {init!r}")
         self.module = build_model(self.model_spec(), ven=ven, teacher=teacher)
         self.module.student.load_state_dict(student.state_dict())
         kd = config["loss"]["kd"]
@@ -105,7 +106,7 @@ class MimicStage(Stage):
         elif kd == "l2":
             self.kd = L2KDLoss()
         else:
-            raise ValueError(f"loss.kd must be one of {KD_LOSSES}, got {kd!r}")
+            raise UserError(f"loss.kd must be one of {KD_LOSSES}, got {kd!r}")
         # Ablation "MiCKD + XE": a BNNeck classifier on the student's embedding, trained alongside.
         # It is kept in the checkpoint (for resuming) as `ce_head.*`; inference ignores it.
         self.ce_weight = float(config["loss"].get("mimic_ce_weight", 0.0))
