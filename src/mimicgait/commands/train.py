@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from mimicgait.commands._options import add_overrides
 
@@ -33,5 +34,6 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, args.overrides)
     summary = train(args.stage, config, args.data, args.out, resume=args.resume)
-    print(json.dumps({"stage": args.stage, "run_dir": args.out, **summary}, default=float))
+    if int(os.environ.get("RANK", "0") or 0) == 0:  # under torchrun one summary, from rank 0
+        print(json.dumps({"stage": args.stage, "run_dir": args.out, **summary}, default=float))
     return 0

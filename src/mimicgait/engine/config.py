@@ -90,6 +90,9 @@ DEFAULTS: dict[str, Any] = {
         "tensorboard": True,  # TensorBoard scalars next to log.jsonl (skipped if not importable)
         "channels_last": True,  # 4-D weights in channels-last layout: faster convolutions
         "deterministic": False,
+        # seconds a rank waits for the others in a collective (torchrun): a stopped or hung rank
+        # then ends the job with a message instead of blocking it forever
+        "dist_timeout_s": 1800,
     },
     "ven": {
         "feature_dim": 64,
@@ -197,6 +200,64 @@ def check(
             check(value, default, where, here)
 
 
+def _is_int(value: Any) -> bool:
+    """An integer, or a float with an integral value (YAML's 100.0); never a bool."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
+def _need(ok: bool, key: str, value: Any, rule: str, where: str) -> None:
+    if not ok:
+        raise ConfigError(f"{where}: {key} must be {rule}, got {value!r}")
+
+
+def check_values(config: Mapping[str, Any], where: str = "config") -> None:
+    """Raise `ConfigError` for values of the right type but outside their range, naming the key.
+
+    The schema check (`check`) only sees types; this one catches what would otherwise fail deep in
+    training or, worse, run silently: a fractional or non-positive iteration count, an input size
+    that is not two positive integers, an amount range that is not two numbers in [0, 1), negative
+    occlusion probabilities, and batches too small to form a pair.
+    """
+    train = config.get("train", {})
+    iterations = train.get("iterations")
+    _need(_is_int(iterations) and iterations >= 1, "train.iterations", iterations, "a whole number >= 1",
+          where)
+    for key in ("log_every", "checkpoint_every", "val_every"):
+        value = train.get(key)
+        _need(_is_int(value), f"train.{key}", value, "a whole number", where)
+    timeout = train.get("dist_timeout_s")
+    if timeout is not None:
+        _need(not isinstance(timeout, bool) and isinstance(timeout, (int, float)) and timeout > 0,
+              "train.dist_timeout_s", timeout, "a positive number of seconds", where)
+    data = config.get("data", {})
+    size = data.get("input_size")
+    if size is not None:
+        _need(isinstance(size, (list, tuple)) and len(size) == 2 and all(_is_int(v) and v >= 1 for v in size),
+              "data.input_size", size, "two positive integers [H, W] (or null: the data's frame size)", where)
+    for key in ("ids_per_batch", "seqs_per_id", "min_frames", "workers"):
+        value = data.get(key)
+        low = 0 if key == "workers" else 1
+        _need(_is_int(value) and value >= low, f"data.{key}", value, f"a whole number >= {low}", where)
+    occlusion = config.get("occlusion", {})
+    amount = occlusion.get("amount_range")
+    _need(
+        isinstance(amount, (list, tuple))
+        and len(amount) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in amount)
+        and 0 <= amount[0] <= amount[1] < 1,
+        "occlusion.amount_range", amount, "two numbers [low, high] with 0 <= low <= high < 1", where,
+    )
+    kinds = occlusion.get("kinds") or {}
+    for kind, p in kinds.items():
+        _need(isinstance(p, (int, float)) and not isinstance(p, bool) and p >= 0,
+              f"occlusion.kinds.{kind}", p, "a probability >= 0", where)
+    if kinds and sum(float(p) for p in kinds.values()) > 1.0 + 1e-9:
+        raise ConfigError(f"{where}: occlusion.kinds probabilities sum to more than 1 ({dict(kinds)}); "
+                          "the remainder is the share of unoccluded sequences")
+
+
 def merge(base: dict[str, Any], update: Mapping[str, Any], path: tuple[str, ...] = ()) -> dict[str, Any]:
     """Deep merge `update` into a copy of `base`; free-form maps are replaced, not merged."""
     out = copy.deepcopy(base)
@@ -232,12 +293,32 @@ def builtin_configs() -> list[str]:
     return sorted(str(p.relative_to(CONFIG_DIR).with_suffix("")) for p in CONFIG_DIR.rglob("*.yaml"))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (plain YAML keeps the last,
+    so the first setting would be ignored without a word)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                mark = key_node.start_mark
+                raise ConfigError(
+                    f"{mark.name}:{mark.line + 1}: key {key!r} appears twice in the same mapping; keep one"
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """The file's settings merged over its base chain (without the defaults)."""
     if path in seen:
         raise ConfigError(f"{path}: circular 'base' chain: {' -> '.join(map(str, (*seen, path)))}")
     try:
-        data = _numbers(yaml.safe_load(path.read_text()) or {})
+        with open(path, encoding="utf-8") as f:
+            data = _numbers(yaml.load(f, Loader=_UniqueKeyLoader) or {})
+    except (UnicodeDecodeError, OSError) as err:
+        raise ConfigError(f"{path}: cannot read it as a YAML text file ({err})") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
     if not isinstance(data, dict):
@@ -282,6 +363,7 @@ def load_config(name_or_path: str | Path | None = None, overrides: Iterable[str]
         config = merge(config, _read_chain(path))
         source = str(path)
     config = apply_overrides(config, overrides)
+    check_values(config, where=source or "config")
     if source is not None:
         config["_source"] = source
     return config

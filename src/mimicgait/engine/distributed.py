@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -37,11 +38,17 @@ def launched_by_torchrun() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
-def setup(device: str = "auto") -> tuple[DistInfo, torch.device]:
+#: Seconds a collective waits for the other ranks unless train.dist_timeout_s says otherwise.
+DEFAULT_TIMEOUT_S = 1800.0
+
+
+def setup(device: str = "auto", timeout_s: float | None = None) -> tuple[DistInfo, torch.device]:
     """Join the process group when launched by torchrun; pick this process's device.
 
     device: 'auto' (CUDA if available, else CPU), 'cpu', 'cuda' or 'cuda:K'. Under torchrun with
-    CUDA each process takes GPU LOCAL_RANK.
+    CUDA each process takes GPU LOCAL_RANK. `timeout_s` bounds how long a collective waits for the
+    other ranks (default `DEFAULT_TIMEOUT_S`): a stopped or hung rank then ends the job with an
+    error instead of blocking the others forever.
     """
     wants_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     if wants_cuda and not torch.cuda.is_available():
@@ -57,7 +64,8 @@ def setup(device: str = "auto") -> tuple[DistInfo, torch.device]:
     else:
         chosen = torch.device("cpu")
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if wants_cuda else "gloo")
+        timeout = timedelta(seconds=float(timeout_s or DEFAULT_TIMEOUT_S))
+        dist.init_process_group("nccl" if wants_cuda else "gloo", timeout=timeout)
     return info, chosen
 
 

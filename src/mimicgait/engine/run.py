@@ -19,11 +19,12 @@ import torch
 
 from mimicgait.engine import distributed
 from mimicgait.engine.checkpoint import FINAL_NAME, LAST_NAME
-from mimicgait.engine.config import save_config
+from mimicgait.engine.config import check_values, save_config
 from mimicgait.engine.data import load_data
 from mimicgait.engine.stages import STAGES
 from mimicgait.engine.trainer import Trainer
 from mimicgait.errors import UserError
+from mimicgait.io import check_output_dir, make_output_dir, os_errors
 
 log = logging.getLogger(__name__)
 
@@ -34,29 +35,111 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+#: What a training run writes into its directory; anything else there means --out is not a run.
+RUN_ENTRIES = frozenset({"config.yaml", "log.jsonl", "checkpoints", "tensorboard", FINAL_NAME})
+
+
+def check_run_dir(run_dir: str | Path, data_dir: str | Path, resume: bool) -> Path:
+    """Refuse, before any work, a run directory the run must not write into; returns it as a Path.
+
+    Refused with a `UserError`: a file, an unwritable location, the data directory or a folder
+    inside it (the run's files would mix with the data), a directory holding anything but a run's
+    files (a training run would add its own beside them), and, without `resume`, a finished or
+    checkpointed run (it would be overwritten).
+    """
+    run_dir = check_output_dir(run_dir, "--out")
+    data = Path(data_dir).resolve()
+    target = run_dir.resolve()
+    if target == data or data in target.parents:
+        raise UserError(
+            f"--out {run_dir} is inside the data directory {data_dir}; choose a directory outside it"
+        )
+    if not resume and ((run_dir / FINAL_NAME).exists() or (run_dir / LAST_NAME).exists()):
+        raise UserError(
+            f"--out {run_dir} already holds a run; pass --resume to continue it or choose another --out"
+        )
+    if run_dir.is_dir():
+        foreign = sorted(p.name for p in run_dir.iterdir() if p.name not in RUN_ENTRIES)
+        if foreign:
+            raise UserError(
+                f"--out {run_dir} holds files that are not a training run ({', '.join(foreign[:3])}"
+                f"{', ...' if len(foreign) > 3 else ''}); choose a new or empty directory"
+            )
+    return run_dir
+
+
+def remove_stale_temporaries(run_dir: Path) -> list[Path]:
+    """Delete the temporary files a killed checkpoint write left (`.last.pt.*.tmp`, `.model.pt.*.tmp`).
+
+    Only names `write_atomic` gives its temporary files are touched; returns what was removed.
+    """
+    removed = []
+    for folder, name in ((run_dir / LAST_NAME).parent, Path(LAST_NAME).name), (run_dir, FINAL_NAME):
+        if folder.is_dir():
+            for tmp in folder.glob(f".{name}.*.tmp"):
+                tmp.unlink(missing_ok=True)
+                removed.append(tmp)
+    if removed:
+        log.info("removed %d temporary file(s) of an interrupted checkpoint write in %s",
+                 len(removed), run_dir)
+    return removed
+
+
+def _collective_timeout(
+    err: RuntimeError, info: distributed.DistInfo, config: dict[str, Any]
+) -> UserError | None:
+    """A `UserError` for a collective that timed out (a stopped or hung rank), else None."""
+    text = str(err)
+    if not info.enabled or ("timed out" not in text.lower() and "timeout" not in text.lower()):
+        return None
+    seconds = config["train"].get("dist_timeout_s")
+    return UserError(
+        f"rank {info.rank}: no answer from the other ranks within train.dist_timeout_s={seconds} s; a rank "
+        "stopped, hung or was much slower (raise train.dist_timeout_s if a step or validation legitimately "
+        "takes that long). The last checkpoint is kept: rerun with --resume"
+    )
+
+
 def train(
     stage: str, config: dict[str, Any], data_dir: str | Path, run_dir: str | Path, resume: bool = False
 ) -> dict[str, Any]:
-    """Train `stage` ('teacher', 'ven', 'baseline', 'occ-aware', 'mimic'); returns the trainer's summary."""
+    """Train `stage` ('teacher', 'ven', 'baseline', 'occ-aware', 'mimic'); returns the trainer's summary.
+
+    Everything that can be checked is checked before the run directory is touched: the config's
+    values, the output directory, the data, the stage's frozen parts and, with `resume`, the
+    checkpoint. `config.yaml` is written only once the run starts, so a refused or failed start
+    leaves an existing run (and any other directory) as it was.
+    """
     if stage not in STAGES:
         raise UserError(f"unknown stage {stage!r}; choose from {', '.join(STAGES)}")
-    run_dir = Path(run_dir)
-    if not resume and ((run_dir / FINAL_NAME).exists() or (run_dir / LAST_NAME).exists()):
-        raise UserError(
-            f"{run_dir} already holds a run; pass --resume to continue it or choose another --out"
-        )
-    info, device = distributed.setup(config["train"].get("device", "auto"))
+    check_values(config, where=str(config.get("_source", "config")))
+    STAGES[stage].check_config(config)
+    run_dir = check_run_dir(run_dir, data_dir, resume)
+    info, device = distributed.setup(
+        config["train"].get("device", "auto"), config["train"].get("dist_timeout_s")
+    )
     try:
         if config["train"].get("deterministic"):
             torch.use_deterministic_algorithms(True)
         seed_everything(int(config["seed"]))
         config = {**config, "_run_dir": str(run_dir)}
-        if info.is_main:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            save_config(config, run_dir / "config.yaml")
         data = load_data(str(data_dir), config["data"])
         stage_obj = STAGES[stage](config, data, device)
-        summary = Trainer(stage_obj, config, run_dir, info).fit(resume=resume)
+
+        def started() -> None:  # resume state and data checked: the run directory may now change
+            if info.is_main:
+                make_output_dir(run_dir, "--out")
+                remove_stale_temporaries(run_dir)
+                with os_errors(run_dir / "config.yaml", "--out"):
+                    save_config(config, run_dir / "config.yaml")
+
+        try:
+            summary = Trainer(stage_obj, config, run_dir, info).fit(resume=resume, on_start=started)
+        except RuntimeError as err:
+            timeout = _collective_timeout(err, info, config)
+            if timeout is None:
+                raise
+            raise timeout from err
         if info.is_main:
             log.info("%s finished at iteration %d: %s", stage, summary["iteration"], run_dir / FINAL_NAME)
         return summary

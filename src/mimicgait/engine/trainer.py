@@ -211,8 +211,12 @@ class Trainer:
             )
         return metrics
 
-    def fit(self, resume: bool = False) -> dict[str, Any]:
-        """Train to `train.iterations`; returns {'iteration', 'train' (last logged means), 'val'}."""
+    def fit(self, resume: bool = False, on_start: Callable[[], None] | None = None) -> dict[str, Any]:
+        """Train to `train.iterations`; returns {'iteration', 'train' (last logged means), 'val'}.
+
+        `on_start` is called once the resume checkpoint and the data's batches are checked, before
+        anything is written: the caller writes its own files there (`run.train`: config.yaml).
+        """
         total = int(self.train_cfg["iterations"])
         seed = int(self.config["seed"])
         saved_rng = self.restore() if resume else None
@@ -226,6 +230,8 @@ class Trainer:
             world_size=self.info.world_size,
         )
         if saved_rng is not None:
+        if on_start is not None:
+            on_start()
             set_rng_state(saved_rng)
         model = distributed.wrap(self.module, self.info, self.device)
         self.module.train()

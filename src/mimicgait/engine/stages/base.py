@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from mimicgait.data.occlusion import OcclusionPolicy, occlude_batch
+from mimicgait.engine.config import ConfigError
 from mimicgait.engine.data import TrainingData
 from mimicgait.engine.preprocess import Preprocess, random_flip
 from mimicgait.errors import UserError
@@ -47,17 +48,35 @@ class Stage:
     name = ""
     module: nn.Module
     occluded = False  # whether batches are occluded by the policy
+    # whether the loss compares sequences (triplet, MiCKD): a batch then needs two subjects and two
+    # sequences of each, or there is no positive or no negative pair and the loss is undefined or 0
+    needs_pairs = True
 
     def __init__(self, config: dict[str, Any], data: TrainingData, device: torch.device) -> None:
         self.config = config
         self.data = data
         self.device = device
         data_cfg = config["data"]
+        self.check_config(config)
         size = data_cfg.get("input_size")
         self.preprocess = Preprocess(data_cfg.get("crop", "none"), tuple(size) if size is not None else None)
         self.frame_size = tuple(int(x) for x in data.train.frame_size)
         self.input_size = self.preprocess.output_size(self.frame_size)
         self.policy = occlusion_policy(config["occlusion"]) if self.occluded else None
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> None:
+        """Refuse settings this stage cannot train with, before any data is read (`ConfigError`)."""
+        if not cls.needs_pairs:
+            return
+        data_cfg = config["data"]
+        for key, what in (("ids_per_batch", "subjects (for a negative)"),
+                          ("seqs_per_id", "sequences per subject (for a positive pair)")):
+            if int(data_cfg[key]) < 2:
+                raise ConfigError(
+                    f"data.{key}={data_cfg[key]}: the {cls.name} stage's loss compares sequences and "
+                    f"needs at least 2 {what} in a batch; --set data.{key}=2 or more"
+                )
 
     # -- shared helpers ------------------------------------------------------------------------
     def encoder_spec(self) -> dict[str, Any]:

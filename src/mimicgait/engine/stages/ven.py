@@ -34,6 +34,7 @@ def valid_frames(x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
 class VENStage(Stage):
     name = "ven"
     occluded = True
+    needs_pairs = False  # a classifier and a regressor: any batch will do
 
     def __init__(self, config: dict[str, Any], data, device: torch.device) -> None:
         super().__init__(config, data, device)
