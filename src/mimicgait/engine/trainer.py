@@ -121,6 +121,7 @@ class Trainer:
             "rng": rng_state(),
             "sampler": {"batches": self.iteration, "seed": int(self.config["seed"])},
             "config": config,
+            "data_fingerprint": self.stage.data_fingerprint(),
             **self.stage.checkpoint_extra(),
         }
         if self.scaler is not None:
@@ -229,9 +230,9 @@ class Trainer:
             rank=self.info.rank,
             world_size=self.info.world_size,
         )
-        if saved_rng is not None:
         if on_start is not None:
             on_start()
+        if saved_rng is not None:
             set_rng_state(saved_rng)
         model = distributed.wrap(self.module, self.info, self.device)
         self.module.train()

@@ -125,6 +125,15 @@ class Stage:
         """Stage-specific checkpoint entries (mimic: teacher/VEN references)."""
         return {}
 
+    def data_fingerprint(self) -> str:
+        """sha256 of the training set's (subject, condition, view, frame count) list: which data the
+        model saw, recorded in checkpoints and carried into exported model files."""
+        import hashlib
+
+        train = self.data.train
+        rows = sorted(f"{s}/{c}/{v}/{int(n)}" for (s, c, v), n in zip(train.keys, train.lengths, strict=True))
+        return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+
     def validate(self) -> dict[str, float] | None:
         """Validation metrics on the held-out subjects, or None when there are none."""
         return None
