@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from mimicgait.engine.checkpoint import FINAL_NAME, LAST_NAME
-from mimicgait.engine.config import ConfigError, apply_overrides, check, merge, save_config
+from mimicgait.engine.config import ConfigError, apply_overrides, check, check_values, merge, save_config
 from mimicgait.errors import UserError
+from mimicgait.io import check_output_dir, make_output_dir, os_errors
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,37 @@ def plan(config: Mapping[str, Any]) -> list[Job]:
             raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; a variant has stage and set")
         jobs.append(Job(str(name), spec["stage"], expand(spec.get("set"), f"{where}.set")))
     return jobs
+
+
+#: What a pipeline writes at the top of its directory, besides one directory per job.
+PIPELINE_ENTRIES = frozenset({"pipeline.yaml", "summary.md", "reports", "plots"})
+
+
+def check_pipeline_dir(
+    run_dir: str | Path, data_dir: str | Path, jobs: Sequence[str], extra: Sequence[str] = ()
+) -> Path:
+    """Refuse, before any training, a pipeline directory it must not write into; returns it.
+
+    A `UserError` for a file, an unwritable location, the data directory or a folder inside it,
+    and a directory holding anything but this pipeline's files (`PIPELINE_ENTRIES` and the jobs'
+    directories, plus `extra`: the demo's own files), so an earlier run continues but another
+    folder never receives a pipeline.
+    """
+    run_dir = check_output_dir(run_dir, "--out")
+    data = Path(data_dir).resolve()
+    if run_dir.resolve() == data or data in run_dir.resolve().parents:
+        raise UserError(
+            f"--out {run_dir} is inside the data directory {data_dir}; choose a directory outside it"
+        )
+    if run_dir.is_dir():
+        allowed = PIPELINE_ENTRIES | set(jobs) | set(extra)
+        foreign = sorted(p.name for p in run_dir.iterdir() if p.name not in allowed)
+        if foreign:
+            raise UserError(
+                f"--out {run_dir} holds files that are not this pipeline's ({', '.join(foreign[:3])}"
+                f"{', ...' if len(foreign) > 3 else ''}); choose a new or empty directory"
+            )
+    return run_dir
 
 
 def job_config(
@@ -468,23 +500,34 @@ def run_pipeline(
     overrides: Sequence[str] = (),
     progress: bool | None = None,
     before_job: BeforeJob | None = None,
+    own_entries: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Train, evaluate, compare. `config` is `load_config(file)` without the overrides, which are given
     separately so that they apply after `pipeline.overrides`. `progress` (if not None) turns every
-    stage's and evaluation's progress bar on or off; `before_job` see `train_jobs`. Returns
-    {'jobs': status, 'reports': paths, 'summary': Markdown}."""
+    stage's and evaluation's progress bar on or off; `before_job` see `train_jobs`; `own_entries`
+    names files the caller keeps in `run_dir` (the demo's data and pictures), which the check of
+    `run_dir` then accepts. Returns {'jobs': status, 'reports': paths, 'summary': Markdown}."""
     run_dir = Path(run_dir)
     config = copy.deepcopy(config)
     if progress is not None:
         config["train"]["progress"] = bool(progress)
     resolved = apply_overrides(config, overrides)
-    plan(resolved)  # refuse a bad pipeline section, or no subjects to evaluate on, before any training
+    jobs = plan(resolved)  # a bad pipeline section, or no subjects to evaluate on, refused before training
+    check_pipeline_dir(run_dir, data_dir, [job.name for job in jobs], own_entries)
+    from mimicgait.engine.run import STAGES
+
+    names = [job.name for job in jobs]
+    for job in jobs:  # every job's settings, before the first one trains
+        cfg = job_config(config, job, run_dir, overrides, names)
+        check_values(cfg, where=f"pipeline job {job.name}")
+        STAGES[job.stage].check_config(cfg)
     from mimicgait.data.sources import open_source
 
     eval_subjects(resolved, open_source(data_dir, partition=resolved["data"].get("partition")))
     autocast_embed(lambda sils, lengths: sils, resolved["pipeline"]["eval"].get("amp", "none"))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(resolved, run_dir / "pipeline.yaml")
+    make_output_dir(run_dir, "--out")
+    with os_errors(run_dir / "pipeline.yaml", "--out"):
+        save_config(resolved, run_dir / "pipeline.yaml")
     status = train_jobs(config, data_dir, run_dir, overrides, before_job)
     show = bool(resolved["train"].get("progress", True)) if progress is None else progress
     reports = evaluate_jobs(resolved, data_dir, run_dir, progress=show)

@@ -107,7 +107,7 @@ def draw_occlusions(data: Path, path: Path, seed: int) -> Path:
     from mimicgait.commands.occlusion import SHOWN_KINDS, run_show
 
     run_show(argparse.Namespace(data=str(data), out=str(path), sequences=2, frames=6, seed=seed,
-                                amount=None, kinds=list(SHOWN_KINDS), scale=2))
+                                amount=None, kinds=list(SHOWN_KINDS), scale=2, force=True))
     return path
 
 
@@ -191,13 +191,17 @@ def run_demo(
     iterations, 'seconds': wall time}. `views` and `min_iterations` exist for quick tests."""
     from mimicgait.data.sources import open_source
     from mimicgait.engine.config import apply_overrides, load_config
-    from mimicgait.pipeline import plan, run_pipeline
+    from mimicgait.io import make_output_dir
+    from mimicgait.pipeline import check_pipeline_dir, plan, run_pipeline
 
     if minutes <= 0:
         raise UserError(f"--minutes {minutes}: give a positive time budget")
     started = time.perf_counter()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    own = ("data", "occlusions.png", "demo_sizing.json")
+    jobs = [j.name for j in plan(apply_overrides(load_config(config), overrides))]
+    check_pipeline_dir(out, data if data is not None else out / "data", jobs, own)
+    make_output_dir(out, "--out")
     data_dir = Path(data) if data is not None else prepare_data(out, subjects, frames, seed, views, progress)
     draw_occlusions(data_dir, out / "occlusions.png", seed)
     cfg = load_config(config)
@@ -210,7 +214,7 @@ def run_demo(
     deadline = time.perf_counter() + TRAIN_SHARE * max(0.0, left)
     sizer = BudgetSizer(data_dir, deadline, [(j.name, j.stage) for j in plan(resolved)], min_iterations,
                         train_subjects)
-    result = run_pipeline(cfg, data_dir, out, overrides, progress=progress, before_job=sizer)
+    result = run_pipeline(cfg, data_dir, out, overrides, progress=progress, before_job=sizer, own_entries=own)
     result["sizing"] = sizer.sized
     result["seconds"] = time.perf_counter() - started
     (out / "demo_sizing.json").write_text(json.dumps({"minutes": minutes, "seconds": result["seconds"],

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from mimicgait.errors import UserError
+from mimicgait.io import check_output_file, make_output_dir, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--amount", type=float, default=None, help="fixed amount instead of drawing from R")
     show.add_argument("--kinds", nargs="+", default=list(SHOWN_KINDS), help="kinds to show (default all)")
     show.add_argument("--scale", type=int, default=1, help="pixel magnification (default 1)")
+    show.add_argument("--force", action="store_true", help="overwrite an existing OUT")
     show.set_defaults(func=run_show)
 
 
@@ -66,16 +68,19 @@ def run_show(args: argparse.Namespace) -> int:
     if args.amount is not None and not 0.0 <= args.amount < 1.0:
         raise UserError(f"--amount must lie in [0, 1), got {args.amount}")
     kinds = tuple(check_kind(k) for k in args.kinds)
+    check_output_file(out, force=getattr(args, "force", False), what="--out")
     records = _pick_records(args.data, args.sequences)
     shown = [_occlusions(r, kinds, args.seed, args.amount) for r in records]
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_output_dir(out.parent, "--out")
     if out.suffix.lower() == ".png":
         image = _png_grid(records, shown, kinds, args.frames)
-        _to_pil(image, args.scale).save(out, optimize=True)
+        pictures = [_to_pil(image, args.scale)]
+        save = {"optimize": True}
     else:
-        frames = _gif_frames(records, shown, kinds)
-        pil = [_to_pil(f, args.scale) for f in frames]
-        pil[0].save(out, save_all=True, append_images=pil[1:], duration=80, loop=0, optimize=True)
+        pictures = [_to_pil(f, args.scale) for f in _gif_frames(records, shown, kinds)]
+        save = {"save_all": True, "append_images": pictures[1:], "duration": 80, "loop": 0, "optimize": True}
+    fmt = out.suffix.lower().lstrip(".").upper()
+    write_atomic(out, lambda f: pictures[0].save(f, format=fmt, **save))
     log.info("wrote %s (%d sequences x %d kinds)", out, len(records), len(kinds))
     return 0
 

@@ -17,7 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Render synthetic walkers (11 views 000..180, nm-01..06, bg-01..02, cl-01..02) and "
         "write DIR/<sid>.npz archives plus DIR/partition.json, readable like real data.",
     )
-    parser.add_argument("--out", required=True, help="output directory (created if missing)")
+    parser.add_argument("--out", required=True, help="output directory (new or empty; created if missing)")
+    parser.add_argument("--force", action="store_true",
+                        help="write into a non-empty --out, replacing files of the same names")
     parser.add_argument("--subjects", type=int, required=True, help="number of subjects")
     parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same data")
     parser.add_argument("--frames", type=int, default=60, help="frames per sequence before missing frames")
@@ -31,7 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Generate the dataset described by the parsed arguments; returns the exit code."""
     from mimicgait.data.synthetic import generate_dataset
+    from mimicgait.io import check_output_dir
 
+    # Refused before any rendering: a file, an unwritable place, or a directory that already holds
+    # files (real data would be replaced by synthetic archives of the same names).
+    check_output_dir(args.out, "--out", empty=True, force=args.force)
     start = time.perf_counter()
     out = generate_dataset(
         args.out,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import pickle
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import numpy as np
 from mimicgait.data.records import SequenceRecord
 from mimicgait.data.sources import WIDTH_ENTRY, SequenceSource
 from mimicgait.errors import UserError
-from mimicgait.io import write_atomic
+from mimicgait.io import check_output_dir, make_output_dir, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +35,23 @@ def _check_destination(source: SequenceSource, out: Path, force: bool) -> None:
     src, dst = source.root.resolve(), out.resolve()
     if dst == src or src in dst.parents or dst in src.parents:
         raise UserError(f"--out {out} overlaps the source {source.root}; choose a separate directory")
-    if dst.exists() and not dst.is_dir():
-        raise UserError(f"--out {out} is a file; choose a directory")
-    if dst.is_dir() and any(dst.iterdir()) and not force:
-        raise UserError(f"--out {out} is not empty; choose a new directory or pass --force to overwrite "
-                         "its files")
+    check_output_dir(out, "--out", empty=True, force=force)
+
+
+def _undo(out: Path, before: set[Path] | None) -> None:
+    """Remove what a failed conversion wrote: all of `out` when it did not exist (`before` None),
+    else the files and folders that were not in `before` (files it replaced cannot come back)."""
+    if before is None:
+        shutil.rmtree(out, ignore_errors=True)
+        return
+    for path in sorted(out.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path in before:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            if not any(path.iterdir()):
+                path.rmdir()
+        else:
+            path.unlink(missing_ok=True)
 
 
 def convert(
@@ -51,13 +64,24 @@ def convert(
     """Write the source's sequences (or the given subjects') to `out` in format `fmt`.
 
     Returns counts {'sequences', 'files', 'frames'}. The source's partition, if any, is written
-    as `<out>/partition.json`.
+    as `<out>/partition.json`. A conversion that fails (a bad file without `errors='skip'`, a full
+    disk, Ctrl-C) removes what it wrote, so no partial output directory is taken for a whole one.
     """
     if fmt not in OUTPUT_FORMATS:
         raise UserError(f"unknown output format {fmt!r}; use one of {', '.join(OUTPUT_FORMATS)}")
     out = Path(out)
     _check_destination(source, out, force)
-    out.mkdir(parents=True, exist_ok=True)
+    before = set(out.rglob("*")) if out.is_dir() else None
+    make_output_dir(out, "--out")
+    try:
+        return _write(source, out, fmt, subjects)
+    except BaseException:
+        _undo(out, before)  # no partial output directory is left behind
+        raise
+
+
+def _write(source: SequenceSource, out: Path, fmt: str, subjects: Iterable[str] | None) -> dict[str, int]:
+    """The conversion proper (see `convert`), into an existing directory `out`."""
     counts = {"sequences": 0, "files": 0, "frames": 0}
     pending: dict[str, np.ndarray] = {}  # npz: entries of the subject being collected
     current: str | None = None
