@@ -59,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             raise
         return _report(err)
+    except BrokenPipeError:
+        # the reader of our output went away (`| head`): not an error of ours, and nothing to say
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (so the interpreter's final flush is quiet)
+        return 0
     except OSError as err:
         # The user's file system (no permission, disk full, a file where a folder should be) is
         # reported like a user error when the path is known; any other OSError is a bug.

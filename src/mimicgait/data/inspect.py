@@ -35,7 +35,9 @@ class DataReport:
     conditions: list[str]
     short_sequences: list[tuple[str, int]] = field(default_factory=list)  # ("sid/type/view", frames)
     missing_sequences: list[str] = field(default_factory=list)
+    blank_sequences: list[str] = field(default_factory=list)  # "sid/type/view" without a foreground pixel
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # facts worth knowing that are not problems
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,6 +52,15 @@ def describe(source: SequenceSource, short: int = 10) -> DataReport:
     if short_seqs:
         problems.append(f"{len(short_seqs)} sequence(s) shorter than {short} frames: "
                         + ", ".join(f"{name} ({n})" for name, n in short_seqs))
+    blank = [
+        "/".join(key)
+        for i, key in enumerate(store.keys)
+        if lengths[i] > 0 and not store._buffer[store._offsets[i] : store._offsets[i] + lengths[i]].any()
+    ]
+    if blank:
+        problems.append(f"{len(blank)} sequence(s) are blank (no foreground pixel in any frame; "
+                        "silhouette extraction failed): " + _short(blank, 20))
+    notes: list[str] = []
     conditions = sorted(set(store.conditions.tolist()))
     views = sorted(set(store.views.tolist()))
     present = set(store.keys) | {k for k, _ in store.dropped}
@@ -61,7 +72,11 @@ def describe(source: SequenceSource, short: int = 10) -> DataReport:
     if source.partition is not None:
         existing = store.label_names.tolist()
         for split, absent in missing_subjects(source.partition, existing).items():
-            if absent:
+            if absent and len(absent) == len(source.partition[split]):
+                # a copy of one split only (e.g. the training subjects): information, not a fault
+                notes.append(f"partition {split}: none of its {len(absent)} subjects is in this data "
+                             "(a copy of the other split?)")
+            elif absent:
                 problems.append(f"partition {split}: {len(absent)} of {len(source.partition[split])} "
                                 f"subjects are absent from the data: {_short(absent, 10)}")
         named = set(source.partition["TRAIN_SET"]) | set(source.partition["TEST_SET"])
@@ -83,6 +98,8 @@ def describe(source: SequenceSource, short: int = 10) -> DataReport:
         conditions=conditions,
         short_sequences=short_seqs,
         missing_sequences=missing,
+        blank_sequences=blank,
+        notes=notes,
         problems=[f"unreadable: {reason}" for _, reason in source.problems
                   if reason not in problems] + problems,
     )
@@ -104,6 +121,9 @@ def format_report(report: DataReport) -> str:
         f"problems:   {len(report.problems) or 'none'}",
     ]
     lines += [f"  - {p}" for p in report.problems]
+    if report.notes:
+        lines.append("notes:")
+        lines += [f"  - {n}" for n in report.notes]
     return "\n".join(lines)
 
 

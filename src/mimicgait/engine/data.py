@@ -7,6 +7,7 @@ only needs the sampler told that i batches were consumed (see `mimicgait.data.sa
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -51,17 +52,26 @@ class TrainingData:
         return len(self.train.label_names)
 
 
+def _training_hint(message: str) -> str:
+    """A data-layer message with its `--partition` advice in the form training takes it."""
+    message = re.sub(r"(pass|fix|with) --partition( FILE)?", r"\1 --set data.partition=FILE", message)
+    return message.replace("--partition", "--set data.partition=FILE")
+
+
 def load_data(data_dir: str, data_cfg: dict[str, Any]) -> TrainingData:
     """Open `data_dir`, pick the training subjects (data.subjects, else the partition split, else all)
     minus data.val_subjects, and load both stores."""
     from mimicgait.data.partition import split_subjects
     from mimicgait.data.sources import open_source
 
-    source = open_source(data_dir, partition=data_cfg.get("partition"))
-    existing = set(source.subjects())
-    subjects = subject_list(data_cfg.get("subjects"))
-    if subjects is None and source.partition is not None:
-        subjects = split_subjects(source.partition, data_cfg.get("split", "train"), existing)
+    try:
+        source = open_source(data_dir, partition=data_cfg.get("partition"))
+        existing = set(source.subjects())
+        subjects = subject_list(data_cfg.get("subjects"))
+        if subjects is None and source.partition is not None:
+            subjects = split_subjects(source.partition, data_cfg.get("split", "train"), existing)
+    except UserError as err:  # the data layer's hints name --partition, which training spells differently
+        raise UserError(_training_hint(str(err))) from None
     if subjects is None:
         subjects = sorted(existing)
     val = subject_list(data_cfg.get("val_subjects")) or []
@@ -70,7 +80,8 @@ def load_data(data_dir: str, data_cfg: dict[str, Any]) -> TrainingData:
         if missing:
             raise UserError(
                 f"{name} names {len(missing)} subject(s) absent from {data_dir}: "
-                f"{', '.join(missing[:10])}; fix the config or --data"
+                f"{', '.join(missing[:10])}; fix the config or --data, or on other data "
+                f"--set {name}=null"
             )
     train_subjects = [s for s in subjects if s not in set(val)]
     if not train_subjects:
