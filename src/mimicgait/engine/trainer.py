@@ -202,12 +202,15 @@ class Trainer:
     def run_validation(self, logger: RunLogger | None) -> dict[str, float] | None:
         if not self.info.is_main or self.validate is None:
             return None
+        occlusion = getattr(self.stage, "val_occlusion", lambda: "none")()
+        shown = "holistic" if occlusion in (None, "none") else f"probes and gallery occluded: {occlusion}"
         metrics = self.validate()
         if metrics and logger is not None:
             logger.write(self.iteration, "val", metrics)
             log.info(
-                "iteration %d validation: %s",
+                "iteration %d validation (%s): %s",
                 self.iteration,
+                shown,
                 ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()),
             )
         return metrics
@@ -287,9 +290,19 @@ class Trainer:
                 if ckpt_every > 0 and self.iteration % ckpt_every == 0 and self.iteration < total:
                     self.save()
                 if val_every > 0 and self.iteration % val_every == 0 and self.iteration < total:
+                    paused = time.perf_counter()
+                    if bar is not None:
+                        bar.clear()
                     self.run_validation(logger)
                     distributed.barrier(self.info)
+                    # the step rate (bar and log) counts training only, not the validation pause
+                    started += time.perf_counter() - paused
+                    if bar is not None:
+                        bar.unpause()
             self.save(final=True)
+            if bar is not None:  # closed first: validation shows its own bar, not a stalled one
+                bar.close()
+                bar = None
             val_metrics = self.run_validation(logger) if val_every >= 0 else None
         finally:
             if bar is not None:

@@ -15,9 +15,16 @@ from mimicgait.engine.preprocess import Preprocess
 
 
 def recognition_validation(
-    module: nn.Module, preprocess: Preprocess, store, val_cfg: dict[str, Any], occlusion: str, seed: int = 0
+    module: nn.Module,
+    preprocess: Preprocess,
+    store,
+    val_cfg: dict[str, Any],
+    occlusion: str,
+    seed: int = 0,
+    progress: bool = False,
 ) -> dict[str, float] | None:
-    """Rank metrics of `module.embed` on `store` under the configured protocol (None without a store)."""
+    """Rank metrics of `module.embed` on `store` under the configured protocol (None without a store);
+    `progress` shows a bar over the sequences embedded (validation can take minutes)."""
     if store is None:
         return None
     from mimicgait.eval.evaluate import evaluate
@@ -40,6 +47,7 @@ def recognition_validation(
             seed=seed,
             batch_size=int(val_cfg.get("batch_size", 8)),
             max_frames=val_cfg.get("max_frames"),
+            progress=progress,
         )
     finally:
         module.train(was_training)

@@ -134,6 +134,11 @@ class Stage:
         rows = sorted(f"{s}/{c}/{v}/{int(n)}" for (s, c, v), n in zip(train.keys, train.lengths, strict=True))
         return hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
+    def val_occlusion(self) -> str:
+        """The occlusion kinds validation applies to probes and gallery ('none': holistic). Stages
+        that train on occluded input validate on `val.occlusion`; the holistic teacher on 'none'."""
+        return self.config["val"].get("occlusion", "none") if self.occluded else "none"
+
     def validate(self) -> dict[str, float] | None:
         """Validation metrics on the held-out subjects, or None when there are none."""
         return None

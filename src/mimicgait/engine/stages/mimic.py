@@ -161,6 +161,7 @@ class MimicStage(Stage):
             self.preprocess,
             self.data.val,
             self.config["val"],
-            self.config["val"].get("occlusion", "none"),
+            self.val_occlusion(),
             seed=int(self.config["seed"]),
+            progress=bool(self.config["train"].get("progress", True)),
         )

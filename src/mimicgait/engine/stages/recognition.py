@@ -64,14 +64,14 @@ class TeacherStage(Stage):
     def validate(self) -> dict[str, float] | None:
         from mimicgait.engine.validation import recognition_validation
 
-        occlusion = "none" if self.policy is None else self.config["val"].get("occlusion", "none")
         return recognition_validation(
             self.module,
             self.preprocess,
             self.data.val,
             self.config["val"],
-            occlusion,
+            self.val_occlusion(),
             seed=int(self.config["seed"]),
+            progress=bool(self.config["train"].get("progress", True)),
         )
 
 
