@@ -278,8 +278,13 @@ def _broken_copy(teacher_run: Path, tmp_path: Path, change) -> Path:
 
 
 def _eval(capsys, checkpoint: Path, data: Path) -> tuple[int, str]:
-    return cli(capsys, "eval", "--checkpoint", checkpoint, "--data", data, "--protocol", "rank", "--split",
-               "all", "--probe-types", "nm-03", "--gallery-types", "nm-01", "--no-progress")
+    """Load `checkpoint` as a mimic run's teacher (engine.checkpoint.load_checkpoint / load_weights)."""
+    out = checkpoint.parent / "mimic-run"
+    rc, err = cli(capsys, "train", "mimic", *TINY, "--data", data, "--out", out,
+                  "--set", "mimic.guidance=false",
+                  "--set", f"mimic.teacher={checkpoint}")
+    assert not out.exists()
+    return rc, err
 
 
 def test_checkpoint_whose_weights_do_not_match_its_spec(capsys, data, teacher_run, tmp_path):
@@ -464,3 +469,28 @@ def test_configs_lists_the_builtin_configs(capsys):
     out = capsys.readouterr().out
     assert "tiny" in out and "casia-b/cpu" in out
     assert_refused(*cli(capsys, "configs", "--show", "nope"), "nope", "tiny")
+
+
+# -- 12, 13. reports a person reads --------------------------------------------------------------
+def test_plots_skip_a_none_only_per_kind_and_mask_the_diagonal(tmp_path):
+    from mimicgait.eval.plots import plot_per_kind, plot_view_tables
+
+    holistic = {"per_kind": {"none": {"rank1.NM": 90.0}}}
+    assert plot_per_kind([("teacher", holistic)], tmp_path) == []
+    occluded = {"per_kind": {"none": {"rank1.NM": 90.0}, "top": {"rank1.NM": 50.0, "rank1.BG": 40.0}}}
+    [path] = plot_per_kind([("a", occluded), ("b", occluded)], tmp_path)
+    from PIL import Image
+
+    assert Image.open(path).size[0] <= 12 * 120  # readable width, whatever the number of keys
+    table = {"views": ["000", "090"], "rank1": [[100.0, 50.0], [60.0, 100.0]], "rank1_per_probe_view": {}}
+    assert plot_view_tables({"tables": {"NM": table}}, tmp_path)
+
+
+def test_reports_warn_about_few_subjects_and_impostor_pairs():
+    from mimicgait.eval.report import format_report
+
+    report = {"protocol": "verification", "subjects": ["001", "002", "003"],
+              "metrics": {"tar@far=0.001": 20.0, "impostor_pairs": 5808.0}}
+    text = format_report(report)
+    assert "| impostor_pairs | 5808 |" in text
+    assert "3 evaluation subjects" in text and "tar@far=0.001 rests on 5808 impostor pairs" in text

@@ -50,20 +50,31 @@ def plot_cmc(reports: Labelled, out_dir: str | Path) -> list[Path]:
 
 
 def plot_per_kind(reports: Labelled, out_dir: str | Path) -> list[Path]:
-    """Grouped bars: one group per (metric, occlusion kind), one bar per report."""
-    keys = sorted({(k, kind) for _, r in reports for kind, m in (r.get("per_kind") or {}).items() for k in m})
-    if not keys:
+    """Rank-1 per probe occlusion kind: one panel per Rank-1 metric (probe group), kinds along x,
+    one bar per report that has the value. Nothing is drawn when no report has an occluded kind
+    (an evaluation without occlusion has only 'none', which the metrics table already shows)."""
+    per_kind = [(label, r.get("per_kind") or {}) for label, r in reports]
+    kinds = sorted({kind for _, pk in per_kind for kind in pk}, key=lambda k: (k != "none", k))
+    if not [k for k in kinds if k != "none"]:
         return []
-    fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(keys) * max(1, len(reports)) / 2), 4))
-    width = 0.8 / max(1, len(reports))
-    x = np.arange(len(keys))
-    for j, (label, report) in enumerate(reports):
-        per_kind = report.get("per_kind") or {}
-        values = [per_kind.get(kind, {}).get(k) for k, kind in keys]
-        ax.bar(x + j * width, [np.nan if v is None else v for v in values], width, label=label)
-    ax.set_xticks(x + width * (len(reports) - 1) / 2, [f"{k}\n{kind}" for k, kind in keys], fontsize=8)
-    ax.set(ylabel="Rank-1 (%)", title="Rank-1 by probe occlusion kind", ylim=(0, 100))
-    ax.legend(fontsize=8)
+    metrics = sorted({m for _, pk in per_kind for values in pk.values() for m in values
+                      if m.startswith("rank1")})
+    shown = [(label, pk) for label, pk in per_kind if any(pk.values())]
+    if not metrics or not shown:
+        return []
+    width = 0.8 / len(shown)
+    size = (min(12.0, 2.0 + 0.35 * len(kinds) * len(shown)), 1.0 + 2.4 * len(metrics))
+    fig, axes = plt.subplots(len(metrics), 1, squeeze=False, figsize=size)
+    x = np.arange(len(kinds))
+    for ax, metric in zip(axes[:, 0], metrics, strict=True):
+        for j, (label, pk) in enumerate(shown):
+            values = [pk.get(kind, {}).get(metric) for kind in kinds]
+            ax.bar(x + j * width, [np.nan if v is None else v for v in values], width, label=label)
+        ax.set_xticks(x + width * (len(shown) - 1) / 2, kinds, fontsize=8)
+        ax.set(ylabel="Rank-1 (%)", title=metric, ylim=(0, 100))
+        ax.grid(alpha=0.3, axis="y")
+    axes[0, 0].legend(fontsize=7, ncol=min(4, len(shown)))
+    fig.suptitle("Rank-1 by probe occlusion kind", fontsize=10)
     return [_save(fig, Path(out_dir) / "per_kind.png")]
 
 
@@ -92,11 +103,18 @@ def plot_view_tables(report: dict[str, Any], out_dir: str | Path) -> list[Path]:
     for group, table in (report.get("tables") or {}).items():
         values = np.array([[np.nan if v is None else v for v in row] for row in table["rank1"]], dtype=float)
         views = table["views"]
-        fig, ax = plt.subplots(figsize=(1 + 0.5 * len(views), 0.8 + 0.45 * len(views)))
-        im = ax.imshow(values, vmin=0, vmax=100, cmap="viridis")
+        if values.shape[0] == values.shape[1]:
+            np.fill_diagonal(values, np.nan)  # identical views are excluded from the means: not drawn
+        fig, ax = plt.subplots(figsize=(1.5 + 0.55 * len(views), 1.0 + 0.5 * len(views)))
+        cmap = plt.get_cmap("viridis").with_extremes(bad="white")
+        im = ax.imshow(np.ma.masked_invalid(values), vmin=0, vmax=100, cmap=cmap)
+        for (i, j), v in np.ndenumerate(values):
+            if np.isfinite(v):
+                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=6,
+                        color="black" if v > 60 else "white")
         ax.set_xticks(range(len(views)), views, rotation=90, fontsize=7)
         ax.set_yticks(range(len(views)), views, fontsize=7)
-        ax.set(xlabel="gallery view", ylabel="probe view", title=f"Rank-1 {group}")
+        ax.set(xlabel="gallery view", ylabel="probe view", title=f"Rank-1 {group} (identical views excluded)")
         fig.colorbar(im, ax=ax, fraction=0.046)
         written.append(_save(fig, Path(out_dir) / f"views_{group}.png"))
     return written

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -67,13 +68,47 @@ def report_label(report: dict[str, Any], path: str | Path | None = None) -> str:
     return Path(path).stem if path is not None else str(report.get("protocol", "report"))
 
 
-def fmt(value: Any, digits: int = 2) -> str:
-    """A metric value for a table: fixed decimals, '-' for missing or NaN."""
+#: Below these a figure is reported with a warning: with fewer evaluation subjects a difference of a
+#: few points is within the spread between runs; a TAR at FAR f needs about this many false accepts
+#: (impostor pairs x f) at its threshold to be more than a handful of pairs' verdict.
+MIN_SUBJECTS = 10
+MIN_FALSE_ACCEPTS = 10
+
+
+def is_count(key: str) -> bool:
+    """Whether a flat metric key is a count (printed as a whole number, not with decimals)."""
+    return key.endswith(("_pairs", "_count", "_sequences"))
+
+
+def fmt(value: Any, digits: int = 2, count: bool = False) -> str:
+    """A metric value for a table: fixed decimals (a whole number for a count), '-' for missing or NaN."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
+    if count and isinstance(value, (int, float)):
+        return str(int(value))
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def reliability_warnings(report: dict[str, Any]) -> list[str]:
+    """Warnings for figures that rest on too few subjects or impostor pairs (see `MIN_SUBJECTS`)."""
+    out = []
+    subjects = report.get("subjects")
+    if isinstance(subjects, list) and 0 < len(subjects) < MIN_SUBJECTS:
+        out.append(f"the figures rest on {len(subjects)} evaluation subjects (fewer than {MIN_SUBJECTS}): "
+                   "differences of a few points are within noise")
+    metrics = report.get("metrics") or {}
+    for key, value in metrics.items():
+        match = re.match(r"^tar@far=([0-9.]+(?:e[-+]?\d+)?)(\.[A-Za-z].*)?$", key)
+        if match is None or value is None:
+            continue
+        far, suffix = float(match.group(1)), match.group(2) or ""
+        pairs = metrics.get(f"impostor_pairs{suffix}", metrics.get("impostor_pairs"))
+        if pairs is not None and pairs * far < MIN_FALSE_ACCEPTS:
+            out.append(f"{key} rests on {int(pairs)} impostor pairs ({pairs * far:.1f} false accepts at its "
+                       f"threshold, fewer than {MIN_FALSE_ACCEPTS}): not a reliable figure")
+    return out
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
@@ -92,7 +127,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"protocol {report['protocol']}, metric {report.get('metric', '?')}, occlusion {kinds} "
         f"(gallery {occ.get('gallery', 'none')}, seed {occ.get('seed', report.get('seed'))})",
         "",
-        markdown_table(["metric", "value"], [[k, fmt(v)] for k, v in report["metrics"].items()]),
+        markdown_table(["metric", "value"],
+                       [[k, fmt(v, count=is_count(k))] for k, v in report["metrics"].items()]),
     ]
     per_kind = report.get("per_kind") or {}
     if len(per_kind) > 1 or (per_kind and "none" not in per_kind):
@@ -105,6 +141,6 @@ def format_report(report: dict[str, Any]) -> str:
                 for pv, row in zip(views, table["rank1"], strict=True)]
         parts += ["", f"{group}: Rank-1 per probe view (rows) x gallery view (columns); mean excludes "
                   "identical views", "", markdown_table(["probe \\ gallery"] + views + ["mean"], rows)]
-    for w in report.get("warnings") or []:
+    for w in [*(report.get("warnings") or []), *reliability_warnings(report)]:
         parts.append(f"\nwarning: {w}")
     return "\n".join(parts)
