@@ -318,12 +318,14 @@ def evaluate_jobs(
     """Write every report of `evaluations` to RUN_DIR/reports (reusing up-to-date ones); returns them."""
     from mimicgait.data.sources import open_source
     from mimicgait.data.store import SequenceStore
+    from mimicgait.deploy.recognizer import resolve_device
     from mimicgait.engine.checkpoint import load_for_inference, resolve_checkpoint
     from mimicgait.eval.evaluate import EmbeddingCache, check_input_size, evaluate
     from mimicgait.eval.protocols import build_protocol
     from mimicgait.eval.report import write_report
 
     ev = config["pipeline"]["eval"]
+    device = resolve_device(ev.get("device") or config["train"].get("device", "auto"))
     source = open_source(data_dir, partition=config["data"].get("partition"))
     subjects = eval_subjects(config, source)
     store = None
@@ -346,12 +348,12 @@ def evaluate_jobs(
             log.info("evaluating on %s", store)
         key = (item.job, item.inference)
         if key not in models:
-            models[key] = load_for_inference(checkpoint, inference=item.inference)
+            models[key] = load_for_inference(checkpoint, inference=item.inference, device=device)
         model, meta = models[key]
         check_input_size(meta.get("input_size"), store.frame_size, str(checkpoint))
         log.info("evaluating %s (%s)", item.name, item.label)
         report = evaluate(
-            autocast_embed(model.embed, settings["amp"]), store, protocol,
+            autocast_embed(model.embed, settings["amp"], device), store, protocol,
             occlusion=settings["occlusion"], gallery_occlusion=item.gallery,
             seed=settings["seed"], metric=settings["metric"], batch_size=int(ev["batch_size"]),
             max_frames=settings["max_frames"], progress=progress,
@@ -376,20 +378,21 @@ def evaluate_jobs(
     return reports
 
 
-def autocast_embed(embed: Callable[..., Any], amp: str) -> Callable[..., Any]:
-    """`embed` run under bfloat16 autocast on the CPU (amp 'bf16', or 'auto' on a CPU with native
-    bfloat16), or unchanged ('none'); the embeddings come back as float32."""
+def autocast_embed(embed: Callable[..., Any], amp: str, device: Any = None) -> Callable[..., Any]:
+    """`embed` run under bfloat16 autocast on `device` (default the CPU; amp 'bf16', or 'auto' where
+    the device has native bfloat16), or unchanged ('none'); the embeddings come back as float32."""
     import torch
 
     from mimicgait.engine.precision import resolve_amp
 
     if amp not in ("none", "bf16", "auto"):
         raise ConfigError(f"pipeline.eval.amp must be 'none', 'bf16' or 'auto', got {amp!r}")
-    if resolve_amp(amp, torch.device("cpu"), "pipeline.eval.amp") == "none":
+    device = torch.device(device or "cpu")
+    if resolve_amp(amp, device, "pipeline.eval.amp") == "none":
         return embed
 
     def run(sils, lengths):
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast(device.type, dtype=torch.bfloat16):
             return embed(sils, lengths).float()
 
     return run

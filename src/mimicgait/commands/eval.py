@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "report Rank-k (and mAP/mINP or TAR@FAR where the protocol defines them). With --occlusion, probes "
         "(and, by default, gallery sequences) are occluded per sequence, reproducibly from --seed.",
     )
-    p.add_argument("--checkpoint", required=True, help="checkpoint file or stage run directory")
+    p.add_argument("--checkpoint", "--model", dest="checkpoint", required=True,
+                   help="exported model file (mimicgait export), checkpoint file or stage run directory")
     p.add_argument("--data", required=True, help="data directory (npz archives, pkl tree or PNG tree)")
     p.add_argument("--partition", help="partition JSON (default: partition.json next to the data, if any)")
     p.add_argument("--split", default="test", choices=("test", "train", "all"),
@@ -43,6 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--inference", choices=("guided", "student", "routed"),
                    help="mimic checkpoints: VEN-guided network (paper), bare student (public code) or "
                         "routed (the VEN sends sequences it finds unoccluded to the teacher)")
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA when present, else CPU; the default), cpu, cuda or cuda:N")
     p.add_argument("--batch-size", type=int, default=8, help="sequences per forward pass (default 8)")
     p.add_argument("--max-frames", type=int, help="cap on padded frames per forward pass")
     p.add_argument("--json", dest="json_out", help="write the report to this JSON file")
@@ -81,11 +84,13 @@ def read_probe_set(partition: Path | None) -> list[str]:
     return [str(x) for x in probe_set]
 
 
-def load_model(checkpoint: str, inference: str | None) -> tuple[Any, dict[str, Any]]:
-    """(model with `embed(sils, lengths)`, meta) from a checkpoint file or run directory."""
-    from mimicgait.engine.checkpoint import load_for_inference
+def load_model(checkpoint: str, inference: str | None, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
+    """(model with `embed(sils, lengths)`, meta) from an exported model file, a checkpoint file or a
+    run directory, on `device` ('auto', 'cpu', 'cuda', 'cuda:N')."""
+    from mimicgait.deploy import load
 
-    return load_for_inference(checkpoint, inference=inference, device="cpu")
+    recognizer = load(checkpoint, inference=inference, device=device)
+    return recognizer.model, {**recognizer.meta, "device": str(recognizer.device)}
 
 
 def load_store(args: argparse.Namespace):
@@ -124,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     partition_path = Path(args.partition) if args.partition else source.partition_path
     probe_set = read_probe_set(partition_path) if args.protocol == "gait3d" else None
     protocol = build_protocol(args.protocol, args.probe_types, args.gallery_types, args.list_file, probe_set)
-    model, meta = load_model(args.checkpoint, args.inference)
+    model, meta = load_model(args.checkpoint, args.inference, args.device)
     check_input_size(meta.get("input_size"), store.frame_size, args.checkpoint)
     log.info("evaluating %s on %d sequences of %d subjects (%s)", args.checkpoint, len(store),
              len(set(store.subjects.tolist())), args.protocol)
@@ -142,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
             "stage": meta.get("stage"),
             "backbone": meta.get("backbone"),
             "inference": meta.get("inference", args.inference),
+            "fingerprint": meta.get("fingerprint"),
+            "device": meta.get("device"),
             "input_size": list(store.frame_size),
         },
         **report,

@@ -116,7 +116,8 @@ class Recognizer:
         names = list(names) if names is not None else [f"sequence {i}" for i in range(len(sequences))]
         ready = [self.prepare(s, n) for s, n in zip(sequences, names, strict=True)]
         lengths = [len(s) for s in ready]
-        return extract_embeddings(self.embed_padded, ready.__getitem__, lengths, batch_size, progress=progress)
+        return extract_embeddings(self.embed_padded, ready.__getitem__, lengths, batch_size,
+                                  progress=progress)
 
     def distance(self, a: Tensor, b: Tensor) -> Tensor:
         """Distances [n, m] between embeddings a [n, C, P] and b [m, C, P] (the model's metric,
@@ -135,11 +136,13 @@ def load_payload(path: str | Path, inference: str | None = None) -> tuple[dict[s
     """(model-file dict, what it came from) for an exported file, a checkpoint or a run directory."""
     path = Path(path)
     if not path.exists():
-        raise UserError(f"{path} does not exist; pass an exported model file, a checkpoint or a run directory")
+        raise UserError(f"{path} does not exist; pass an exported model file, a checkpoint or a run "
+                        "directory")
     payload = read_model_file(path) if path.is_file() else None
     if payload is None:
         return model_payload(path, inference), "checkpoint"
-    if inference is not None and inference != payload["inference"] and payload["model_spec"]["kind"] == "mimic":
+    mimic = payload["model_spec"]["kind"] == "mimic"
+    if inference is not None and inference != payload["inference"] and mimic:
         raise UserError(f"{path} was exported for {payload['inference']} inference; export the run again "
                         f"with --inference {inference}")
     if inference not in (None, "student", "guided") and payload["model_spec"]["kind"] != "mimic":

@@ -128,6 +128,8 @@ DEFAULTS: dict[str, Any] = {
             # distances and ranking stay float32); 'none': float32 throughout; 'auto': bf16 where
             # the CPU has it natively
             "amp": "none",
+            # where the evaluations embed: None follows train.device; or auto, cpu, cuda, cuda:N
+            "device": None,
         },
     },
 }

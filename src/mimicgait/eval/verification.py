@@ -51,6 +51,16 @@ def tar_at_far(genuine: np.ndarray, impostor: np.ndarray, fars: Sequence[float])
     return out
 
 
+def threshold_at_far(impostor: np.ndarray, far: float) -> float:
+    """The distance threshold of `tar_at_far` for a target FAR: accept a pair when its distance is
+    strictly below it (NaN when the FAR is below 1/n_impostor). `identify --threshold` takes it."""
+    imp = np.sort(impostor)
+    k = int(np.floor(far * len(imp)))
+    if len(imp) == 0 or k < 1:
+        return float("nan")
+    return float(imp[k]) if k < len(imp) else float("inf")
+
+
 def roc_curve(genuine: np.ndarray, impostor: np.ndarray, points: int = 50) -> dict[str, list[float]]:
     """ROC sampled on a log FAR grid from 1/n_impostor to 1: {'far': [...], 'tar': [...]} in percent."""
     if len(genuine) == 0 or len(impostor) == 0:
@@ -69,6 +79,7 @@ def verification_metrics(
 ) -> dict[str, float]:
     """Flat report keys `tar@far=0.01`, ... plus the trial counts."""
     out = {f"tar@far={far:g}": v for far, v in tar_at_far(genuine, impostor, fars).items()}
+    out.update({f"threshold@far={far:g}": threshold_at_far(impostor, far) for far in fars})
     out["genuine_pairs"] = float(len(genuine))
     out["impostor_pairs"] = float(len(impostor))
     return out

@@ -9,13 +9,36 @@ per distinct length (`split_by_length`), which keeps padding out of their tempor
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mimicgait.errors import UserError
+
+_DENSE = False
+
+
+@contextmanager
+def dense_frames() -> Iterator[None]:
+    """Trace-friendly packing, for export (ONNX, torch.export): `FramePacker` runs the 2D layers on
+    every frame, padded ones included, and masks padded frames out of the temporal max and mean.
+    For frame-wise layers in eval mode this gives the same embeddings, and no shape depends on the
+    values of `lengths`, which a traced graph cannot follow. Encoders with temporal convolutions
+    (`split_by_length`) cannot be traced with padded batches and refuse inside this context."""
+    global _DENSE
+    previous, _DENSE = _DENSE, True
+    try:
+        yield
+    finally:
+        _DENSE = previous
+
+
+def is_dense() -> bool:
+    """Whether `dense_frames` is active."""
+    return _DENSE
 
 
 def check_lengths(sils: Tensor, lengths: Tensor | None) -> Tensor | None:
@@ -45,14 +68,18 @@ class FramePacker:
 
     def __init__(self, sils: Tensor, lengths: Tensor | None) -> None:
         self.n, self.s = sils.shape[:2]
-        self.lengths = check_lengths(sils, lengths)
+        self.dense = _DENSE
+        if self.dense:  # no value checks: a traced graph cannot branch on them
+            self.lengths = None if lengths is None else lengths.reshape(-1).long()
+        else:
+            self.lengths = check_lengths(sils, lengths)
         if self.lengths is not None:
             steps = torch.arange(self.s, device=sils.device)
             self.mask = steps[None, :] < self.lengths[:, None]  # [N, S]
 
     def pack(self, x: Tensor) -> Tensor:
-        """[N, S, ...] -> [M, ...]"""
-        if self.lengths is None:
+        """[N, S, ...] -> [M, ...] (dense: M = N * S, padded frames included)"""
+        if self.lengths is None or self.dense:
             return x.reshape(self.n * self.s, *x.shape[2:])
         return x[self.mask]
 
@@ -60,13 +87,18 @@ class FramePacker:
         """[M, ...] -> [N, S, ...] with `fill` in padded slots."""
         if self.lengths is None:
             return x.reshape(self.n, self.s, *x.shape[1:])
+        if self.dense:
+            x = x.reshape(self.n, self.s, *x.shape[1:])
+            mask = self.mask.reshape(self.n, self.s, *([1] * (x.dim() - 2)))
+            return x.masked_fill(~mask, fill)
         out = x.new_full((self.n, self.s, *x.shape[1:]), fill)
         out[self.mask] = x
         return out
 
     def max(self, x: Tensor) -> Tensor:
         """Temporal max of frame features: [M, ...] -> [N, ...] (same memory format as `x`)."""
-        if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        if (x.dim() == 4 and not self.dense and not x.is_contiguous()
+                and x.is_contiguous(memory_format=torch.channels_last)):
             # Reduce the [M, h, w, c] view that matches memory: a max over whole contiguous frames
             # instead of a strided one, which was over ten times slower for channels-last features.
             channels_last = x.permute(0, 2, 3, 1)  # [M, h, w, c]
@@ -88,6 +120,9 @@ def split_by_length(
     Used by encoders with temporal convolutions: each group is cut to its own length, so padded
     frames never enter a temporal window. Outputs are written back in batch order.
     """
+    if _DENSE and lengths is not None:
+        raise ValueError("encoders with temporal convolutions cannot be traced with a lengths input; "
+                         "export them without lengths (batches of equal-length sequences)")
     lengths = check_lengths(sils, lengths)
     if lengths is None:
         return fn(sils)

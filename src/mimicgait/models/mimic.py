@@ -16,7 +16,7 @@ import itertools
 import torch
 from torch import Tensor, nn
 
-from mimicgait.models.blocks import FramePacker, SeparateFCs
+from mimicgait.models.blocks import FramePacker, SeparateFCs, is_dense
 from mimicgait.models.encoder import GaitEncoder
 from mimicgait.models.fold import fold_batchnorm
 from mimicgait.models.ven import VisibilityEstimator, fuse
@@ -149,6 +149,8 @@ class MimicNet(nn.Module):
         function, faster), rebuilt whenever the teacher's tensors change (`.to()`, a load)."""
         teacher = self.teacher
         assert teacher is not None
+        if is_dense():  # tracing for export: the exporter folds the teacher beforehand
+            return teacher
         key = tuple((t.data_ptr(), t._version, t.dtype, t.device)
                     for t in itertools.chain(teacher.parameters(), teacher.buffers()))
         if self._folded_teacher is None or self._folded_teacher[0] != key:
@@ -166,6 +168,10 @@ class MimicNet(nn.Module):
 
     def _routed(self, sils: Tensor, lengths: Tensor | None) -> Tensor:
         holistic = self.unoccluded(sils, lengths)  # [n]
+        if is_dense():  # a traced graph cannot split the batch by a value: embed both ways, select
+            teacher = self._teacher_embed(sils, lengths)  # [n, c, p]
+            occluded = self._occluded_embed(sils, lengths)
+            return torch.where(holistic[:, None, None], teacher.to(occluded.dtype), occluded)
         out: Tensor | None = None
         for chosen, embed in ((holistic, self._teacher_embed), (~holistic, self._occluded_embed)):
             if not bool(chosen.any()):

@@ -1,0 +1,138 @@
+"""`mimicgait identify`: who is in these sequences? Ranks enrolled identities for every probe."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+
+from mimicgait.commands._inputs import add_model_options, add_source_options
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `identify` sub-command."""
+    p = subparsers.add_parser(
+        "identify",
+        help="rank the identities of a gallery for each probe sequence (open-set with a threshold)",
+        description="Embed probe sequences with the gallery's model and rank its identities by the "
+        "metric `mimicgait eval` uses (an identity's distance is its closest sequence's). With "
+        "--threshold T, or --far F and a verification report of the same model (--calibration), a "
+        "probe whose best distance is not below the threshold is 'unknown'. Probes whose subject ids "
+        "are known (data directories, named videos) also get Rank-k accuracy, computed as "
+        "`mimicgait eval --protocol rank` computes it (--occlusion/--seed occlude probes the same way).",
+    )
+    p.add_argument("--gallery", required=True, help="gallery file (mimicgait gallery enroll)")
+    add_model_options(p)
+    add_source_options(p)
+    p.add_argument("--top-k", type=int, default=5, help="identities listed per probe (default 5)")
+    limit = p.add_mutually_exclusive_group()
+    limit.add_argument("--threshold", type=float, help="distance below which a match is accepted")
+    limit.add_argument("--far", type=float, help="false accept rate; needs --calibration")
+    p.add_argument("--calibration",
+                   help="JSON report of `mimicgait eval --protocol verification` (same model)")
+    p.add_argument("--occlusion", default="none",
+                   help="occlude probes as `mimicgait eval` does (e.g. top,bottom)")
+    p.add_argument("--seed", type=int, default=0, help="occlusion seed (default 0)")
+    p.add_argument("--index", choices=("exact", "faiss"), default="exact",
+                   help="exact search (default) or a FAISS shortlist re-ranked exactly (large galleries)")
+    p.add_argument("--json", dest="json_out", help="also write every probe's ranking to this JSON file")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --json")
+    p.set_defaults(func=run)
+
+
+def calibrated_threshold(report_file: str, far: float, fingerprint: str) -> float:
+    """The distance threshold at `far` from a verification report of the model with `fingerprint`."""
+    from pathlib import Path
+
+    from mimicgait.errors import UserError
+
+    path = Path(report_file)
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise UserError(f"--calibration {path}: cannot read it as a JSON report ({err})") from None
+    if (report.get("meta") or {}).get("fingerprint") != fingerprint:
+        raise UserError(f"--calibration {path} was measured with another model (or an older mimicgait); run "
+                        "`mimicgait eval --protocol verification --json ...` with this model")
+    metrics = report.get("metrics") or {}
+    key = f"threshold@far={far:g}"
+    if key not in metrics or metrics[key] is None or not math.isfinite(float(metrics[key])):
+        have = sorted(k.split("=", 1)[1] for k in metrics if k.startswith("threshold@far="))
+        raise UserError(f"--calibration {path} has no finite threshold at FAR {far:g}; it has: "
+                        f"{', '.join(have) or 'none'} (more impostor pairs allow smaller FARs)")
+    return float(metrics[key])
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import numpy as np
+
+    from mimicgait.commands._inputs import load_recognizer, sequences_from_args
+    from mimicgait.deploy.gallery import Gallery
+    from mimicgait.deploy.inputs import embed_set
+    from mimicgait.deploy.search import ExactIndex, FaissIndex, flatten_for_l2
+    from mimicgait.errors import UserError
+    from mimicgait.io import check_output_file, os_errors, write_atomic
+
+    if args.top_k < 1:
+        raise UserError("--top-k must be at least 1")
+    if args.far is not None and not args.calibration:
+        raise UserError("--far needs --calibration REPORT.json "
+                        "(mimicgait eval --protocol verification --json)")
+    if args.json_out:
+        check_output_file(args.json_out, args.force, "--json")
+    recognizer = load_recognizer(args)
+    with Gallery(args.gallery) as gallery:
+        gallery.check_model(recognizer.meta)
+        names, identity, embeddings, info = gallery.load()
+    threshold = args.threshold
+    if args.far is not None:
+        threshold = calibrated_threshold(args.calibration, args.far, recognizer.fingerprint)
+    probes = sequences_from_args(args, recognizer)
+    feats, kinds = embed_set(recognizer, probes, args.batch_size, args.occlusion, args.seed,
+                             progress=not args.no_progress)
+    metric = recognizer.metric
+    if args.index == "exact":
+        matches = ExactIndex(embeddings, identity, metric).search(feats, args.top_k)
+    else:
+        flat = flatten_for_l2(embeddings, metric)
+        index = FaissIndex(flat.shape[1], metric, lists=max(1, min(1024, len(flat) // 64)))
+        index.train(flat)
+        index.add(flat)
+        matches = index.search(feats, identity, lambda rows: embeddings[rows], args.top_k)
+
+    results, correct, unknown = [], np.zeros(args.top_k), 0
+    for i, key in enumerate(probes.keys):
+        ranked = [{"identity": names[j], "distance": float(d), "condition": info[s]["condition"],
+                   "view": info[s]["view"]}
+                  for j, d, s in zip(matches.identity[i], matches.distance[i], matches.sequence[i],
+                                     strict=True)
+                  if j >= 0]
+        best = ranked[0]["distance"] if ranked else math.inf
+        decision = ranked[0]["identity"] if ranked and (threshold is None or best < threshold) else "unknown"
+        unknown += decision == "unknown"
+        hit = [r["identity"] == key[0] for r in ranked]
+        if any(hit):
+            correct[hit.index(True):] += 1
+        results.append({"probe": probes.sources[i], "subject": key[0], "condition": key[1], "view": key[2],
+                        "occlusion": kinds[i], "decision": decision, "matches": ranked})
+        shown = ", ".join(f"{r['identity']} {r['distance']:.3f}" for r in ranked)
+        print(f"{probes.sources[i]}\t{decision}\t{shown}")
+    n = len(results)
+    summary = {
+        "probes": n, "gallery_identities": len(names), "gallery_sequences": int(len(identity)),
+        "threshold": threshold, "unknown": unknown, "occlusion": args.occlusion, "seed": args.seed,
+        "index": args.index, "metric": metric, "fingerprint": recognizer.fingerprint,
+        **{f"rank{k + 1}": float(100.0 * correct[k] / n) for k in range(args.top_k)},
+        "in_gallery": int(sum(1 for r in results if r["subject"] in set(names))),
+    }
+    print(json.dumps(summary))
+    if args.json_out:
+        text = json.dumps({"summary": summary, "probes": results}, indent=1).encode()
+        with os_errors(args.json_out, "--json"):
+            write_atomic(Path(args.json_out), lambda f: f.write(text))
+    return 0

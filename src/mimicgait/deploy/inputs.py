@@ -1,0 +1,106 @@
+"""Sequences to embed, enrol or identify, from a data directory (or, through `mimicgait.video`, from
+camera footage), and embedding them with a recogniser, optionally occluded as `mimicgait eval` does.
+
+A probe occluded here is occluded exactly as the same sequence is in `mimicgait eval` (the occlusion
+is a pure function of seed, sequence and role), so `identify` reproduces `eval --protocol rank`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from torch import Tensor
+
+from mimicgait.deploy.recognizer import Recognizer
+from mimicgait.errors import UserError
+from mimicgait.eval.extract import extract_embeddings
+
+Key = tuple[str, str, str]  # (subject, condition, view)
+
+
+@dataclass
+class SequenceSet:
+    """Sequences with their keys: `load(i)` -> uint8 {0, 1} [T, H, W] at the model's frame size."""
+
+    keys: list[Key]
+    lengths: np.ndarray  # [n]
+    load: Callable[[int], np.ndarray]
+    sources: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def subset(self, positions: Sequence[int]) -> SequenceSet:
+        positions = [int(p) for p in positions]
+        return SequenceSet([self.keys[p] for p in positions], self.lengths[positions],
+                           lambda i: self.load(positions[i]), [self.sources[p] for p in positions],
+                           self.notes)
+
+
+def from_data(
+    data: str,
+    frame_size: Sequence[int],
+    partition: str | None = None,
+    subjects: Sequence[str] | None = None,
+    types: Sequence[str] | None = None,
+    views: Sequence[str] | None = None,
+) -> SequenceSet:
+    """The sequences of a data directory (every layout the data layer reads), filtered by subject ids,
+    condition prefixes (`nm-05`, `bg`) and views."""
+    from mimicgait.data.sources import open_source
+    from mimicgait.data.store import SequenceStore
+    from mimicgait.eval.evaluate import check_input_size
+    from mimicgait.eval.protocols import Selector
+
+    source = open_source(data, partition=partition)
+    present = set(source.subjects())
+    if subjects is not None:
+        absent = sorted(set(subjects) - present)
+        if absent and len(absent) == len(set(subjects)):
+            raise UserError(f"--subjects: none of {', '.join(absent[:5])} is in {data}")
+        subjects = [s for s in subjects if s in present]
+    store = SequenceStore.from_source(source, subjects=subjects, packed=True, min_frames=1)
+    check_input_size(list(frame_size), store.frame_size, "--model")
+    keep = np.ones(len(store), dtype=bool)
+    if types:
+        keep &= Selector(prefixes=tuple(types)).mask(store.keys)
+    if views:
+        keep &= np.isin(np.asarray(store.views, dtype=str), list(views))
+    positions = np.flatnonzero(keep)
+    if len(positions) == 0:
+        raise UserError(f"--data {data}: no sequence matches the chosen subjects, types and views")
+    keys = [tuple(store.keys[p]) for p in positions]
+    return SequenceSet(keys, np.asarray(store.lengths)[positions], lambda i: store.frames(int(positions[i])),
+                       [f"{data}:{'/'.join(k)}" for k in keys])
+
+
+def embed_set(
+    recognizer: Recognizer,
+    sequences: SequenceSet,
+    batch_size: int = 8,
+    occlusion: str | Sequence[str] | None = None,
+    seed: int = 0,
+    role: str = "probe",
+    progress: bool = False,
+) -> tuple[Tensor, list[str]]:
+    """(embeddings [n, C, P], occlusion kind drawn per sequence). With `occlusion` (kinds, e.g.
+    'top,bottom'), each sequence is occluded as `mimicgait eval` occludes it in `role`."""
+    from mimicgait.eval.evaluate import default_occluder, parse_kinds
+
+    kinds = parse_kinds(occlusion)
+    drawn = ["none"] * len(sequences)
+    transform = None
+    if kinds:
+        occluder = default_occluder(kinds, seed)
+
+        def transform(frames: np.ndarray, pos: int) -> np.ndarray:
+            out, kind, _amount = occluder(frames, sequences.keys[pos], role)
+            drawn[pos] = kind
+            return out
+
+    feats = extract_embeddings(recognizer.embed_padded, sequences.load, sequences.lengths, batch_size,
+                               transform, progress=progress)
+    return feats, drawn
