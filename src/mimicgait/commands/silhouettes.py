@@ -1,0 +1,151 @@
+"""`mimicgait silhouettes`: silhouette sequences from camera videos or folders of colour frames.
+
+Each video (or a folder of them, or one folder of frames) goes through `mimicgait.video.extract`
+(background subtraction or a user's segmenter, person tracking, the data layer's pretreatment)
+and lands in `--out` as a dataset `mimicgait data info`, `train` and `eval` read. Identities come
+from `<sid>-<cond>-<nn>-<view>` names, else `--id`. Output paths are checked before any decoding;
+existing files are only replaced with `--force`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from mimicgait.errors import UserError
+from mimicgait.io import check_output_dir, check_output_file, make_output_dir
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `silhouettes` sub-command."""
+    parser = subparsers.add_parser(
+        "silhouettes",
+        help="extract silhouette sequences from videos or colour frames (fixed camera)",
+        description="Extract silhouettes from a fixed camera's video: background subtraction (a clip of "
+        "the empty scene, or 'auto' from the video itself) or your own segmenter, the person followed "
+        "from frame to frame, frames with the person cut by the edge, too small or missing dropped, "
+        "then cropped, scaled to height 64 and centred. Needs OpenCV: pip install mimicgait[video].",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--video", metavar="FILE|DIR",
+                        help="a video file, or a folder of them (*-bkgrd-* background clips are skipped)")
+    source.add_argument("--frames", metavar="DIR", help="a folder of colour frames (PNG/JPG, name order)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="dataset directory to write")
+    parser.add_argument("--background", default=None, metavar="CLIP|auto",
+                        help="a clip, frame folder or image of the empty scene, or 'auto' (default: auto; "
+                        "none with --segmenter)")
+    parser.add_argument("--format", default="npz", choices=("npz", "png", "pkl"),
+                        help="output layout (default npz: <sid>.npz archives)")
+    parser.add_argument("--id", metavar="SID-COND-NN-VIEW",
+                        help="identity of a single input whose name is not <sid>-<cond>-<nn>-<view>")
+    parser.add_argument("--segmenter", metavar="MODULE:FUNCTION",
+                        help="your person segmenter: frames [T,H,W,3] uint8 RGB -> masks [T,H,W]")
+    parser.add_argument("--preview", metavar="FILE.gif",
+                        help="animated GIF of frame | mask | silhouette (one per video: FILE-<name>.gif)")
+    parser.add_argument("--threshold", type=int, default=None, metavar="N",
+                        help="colour distance (grey levels) that makes a pixel foreground (default 30)")
+    parser.add_argument("--no-shadow", action="store_true", help="turn shadow suppression off")
+    parser.add_argument("--force", action="store_true", help="replace existing output files")
+    parser.set_defaults(func=run)
+
+
+def _inputs(args: argparse.Namespace) -> list[Path]:
+    """The videos or the frame folder to process."""
+    from mimicgait.video.decode import VIDEO_SUFFIXES
+    from mimicgait.video.naming import is_background_clip
+
+    if args.frames is not None:
+        folder = Path(args.frames)
+        if not folder.is_dir():
+            raise UserError(f"--frames {folder} is not a directory; give a folder of PNG/JPG frames")
+        return [folder]
+    path = Path(args.video)
+    if not path.exists():
+        raise UserError(f"--video {path} does not exist")
+    if path.is_file():
+        return [path]
+    videos = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+    for clip in (p for p in videos if is_background_clip(p)):
+        log.info("skipped %s: a background clip (pass it with --background)", clip.name)
+    videos = [p for p in videos if not is_background_clip(p)]
+    if not videos:
+        raise UserError(f"--video {path}: no video files ({', '.join(VIDEO_SUFFIXES)}) in this folder")
+    return videos
+
+
+def run(args: argparse.Namespace) -> int:
+    """Extract, check, write; returns the exit code."""
+    from mimicgait.video import AUTO, ForegroundSettings, NoPersonError, extract, require_cv2
+    from mimicgait.video.naming import parse_id_option, parse_sequence_name
+    from mimicgait.video.segmenter import load_segmenter
+    from mimicgait.video.write import existing_outputs, write_preview, write_sequences
+
+    require_cv2()
+    inputs = _inputs(args)
+    if args.id is not None:
+        if len(inputs) > 1:
+            raise UserError(f"--id names one sequence, but --video {args.video} holds {len(inputs)} videos")
+        sequences = [parse_id_option(args.id)]
+    else:
+        sequences = [parse_sequence_name(p) for p in inputs]
+        unnamed = [p for p, s in zip(inputs, sequences, strict=True) if s is None]
+        if unnamed:
+            raise UserError(f"{unnamed[0]}: the name is not <sid>-<cond>-<nn>-<view> (e.g. "
+                            "001-nm-05-090.avi); rename it or pass --id")
+    names = [s.name for s in sequences]
+    if len(set(names)) < len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise UserError(f"--video {args.video}: two inputs are both sequence {twice}; rename one")
+    # everything about the output is checked before the first frame is decoded
+    out = check_output_dir(args.out, "--out")
+    clashes = existing_outputs(out, sequences, args.format)
+    if clashes and not args.force:
+        raise UserError(f"--out {out}: {clashes[0]} already exists; choose a new --out or pass --force "
+                        "to replace it")
+    previews: list[Path | None] = [None] * len(inputs)
+    if args.preview is not None:
+        preview = Path(args.preview)
+        if preview.suffix.lower() != ".gif":
+            raise UserError(f"--preview {preview}: give a file name ending in .gif")
+        previews = [preview if len(inputs) == 1 else preview.with_name(f"{preview.stem}-{n}.gif")
+                    for n in names]
+        for path in previews:
+            check_output_file(path, force=args.force, what="--preview")
+    segmenter = load_segmenter(args.segmenter) if args.segmenter else None
+    background = args.background if args.background is not None else (None if segmenter else AUTO)
+    if isinstance(background, str) and background.lower() == "none":
+        background = None
+    if background not in (None, AUTO) and not Path(background).exists():
+        raise UserError(f"--background {background} does not exist; give a clip of the empty scene or 'auto'")
+    threshold = args.threshold if args.threshold is not None else ForegroundSettings().threshold
+    settings = ForegroundSettings(threshold=threshold, shadow=not args.no_shadow)
+
+    results = []
+    for path, sequence, preview_path in zip(inputs, sequences, previews, strict=True):
+        try:
+            result = extract(path, background, segmenter, sequence=sequence, foreground=settings,
+                             preview=preview_path is not None)
+        except NoPersonError as err:
+            if len(inputs) == 1:
+                raise
+            log.warning("%s", err)
+            continue
+        print(result.quality.line(result.name))
+        for warning in result.quality.warnings:
+            log.warning("%s: %s", result.name, warning)
+        results.append(result)
+        if preview_path is not None:
+            make_output_dir(preview_path.parent, "--preview")
+            write_preview(result, preview_path)
+    if not results:
+        raise UserError(f"no person found in any of the {len(inputs)} inputs; nothing written")
+    make_output_dir(out, "--out")
+    written = write_sequences(results, out, args.format)
+    frames = sum(len(r.frames) for r in results)
+    skipped = len(inputs) - len(results)
+    print(f"wrote {len(results)} sequences ({frames} frames) in {len(written)} {args.format} file(s) to {out}"
+          + (f"; {skipped} input(s) skipped" if skipped else ""))
+    return 0
