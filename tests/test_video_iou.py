@@ -1,0 +1,80 @@
+"""Silhouettes from the raw CASIA-B videos against the official silhouettes of the same walks.
+
+Issue 17's acceptance: mean IoU per video at the best frame offset; with the empty-hall clip as
+background for subject 001's ten videos (auto for the other four), and with `auto` for all 14:
+median over the videos >= 0.90 and at least 12 of 14 >= 0.85. As measured, all 14 reach 0.85 both
+ways; the lowest is 002-nm-01 (about 0.88): a light grey shirt against the light wall, whose
+weaker colour difference loses a few pixels at the shirt's edges (docs/video.md). The extraction
+also keeps the frames the release kept: within two frames of the official count on every video.
+"""
+
+import os
+import statistics
+from pathlib import Path
+
+import pytest
+
+from mimicgait.data.sources import open_source
+from mimicgait.video import aligned_iou, extract, is_background_clip, parse_sequence_name
+
+
+def videos_dir() -> Path | None:
+    """CASIA-B's raw videos: MIMICGAIT_CASIA_B_VIDEOS, or ../shared/data/casia-b-videos beside the clone."""
+    env = os.environ.get("MIMICGAIT_CASIA_B_VIDEOS")
+    root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data" / "casia-b-videos"
+    return root if (root / "001-nm-01-090.avi").is_file() else None
+
+
+def official_dir() -> Path | None:
+    """The official silhouettes: MIMICGAIT_CASIA_B/train, or ../shared/data/casia-b/train."""
+    env = os.environ.get("MIMICGAIT_CASIA_B")
+    root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data" / "casia-b"
+    root = root / "train"
+    return root if (root / "001.npz").is_file() else None
+
+
+pytestmark = [
+    pytest.mark.skipif(videos_dir() is None, reason="no CASIA-B videos (MIMICGAIT_CASIA_B_VIDEOS)"),
+    pytest.mark.skipif(official_dir() is None, reason="CASIA-B not found (MIMICGAIT_CASIA_B)"),
+]
+
+
+@pytest.fixture(scope="module")
+def measured():
+    """{name: {'auto': iou, 'clip': iou (001 only)}} and the kept / official frame counts."""
+    videos = videos_dir()
+    source = open_source(official_dir())
+    clip = videos / "001-bkgrd-090.avi"
+    table = {}
+    for path in sorted(videos.glob("*.avi")):
+        if is_background_clip(path):
+            continue
+        sequence = parse_sequence_name(path)
+        official = source.read(sequence.key).frames  # [R, 64, 64] {0, 1}
+        row = {"official": len(official)}
+        backgrounds = {"auto": "auto", "clip": clip} if sequence.subject == "001" else {"auto": "auto"}
+        for mode, background in backgrounds.items():
+            result = extract(path, background)
+            row[mode] = aligned_iou(result.frames, result.frame_index, official).iou
+            row[f"{mode}_kept"] = result.quality.kept
+        table[sequence.name] = row
+    return table
+
+
+def _check(values):
+    assert len(values) == 14
+    assert statistics.median(values) >= 0.90, values
+    assert sum(v >= 0.85 for v in values) >= 12, values
+
+
+def test_clip_background_for_subject_001(measured):
+    _check([row.get("clip", row["auto"]) for row in measured.values()])
+
+
+def test_auto_background_for_all(measured):
+    _check([row["auto"] for row in measured.values()])
+
+
+def test_frames_kept_as_the_release_keeps_them(measured):
+    for name, row in measured.items():
+        assert abs(row["auto_kept"] - row["official"]) <= 2, (name, row)
