@@ -51,7 +51,8 @@ class FakeModel:
 def data(tmp_path, monkeypatch):
     root = write_dataset(tmp_path / "data")
     meta = {"stage": "teacher", "backbone": "fake", "input_size": (8, 8)}
-    monkeypatch.setattr(eval_command, "load_model", lambda checkpoint, inference: (FakeModel(), dict(meta)))
+    monkeypatch.setattr(eval_command, "load_model",
+                        lambda checkpoint, inference, device="cpu": (FakeModel(), dict(meta)))
     return root
 
 
@@ -107,7 +108,7 @@ def test_user_errors_are_clear(data, tmp_path, monkeypatch, capsys):
     assert main(args + ["--protocol", "gait3d"]) == 2
     assert "PROBE_SET" in capsys.readouterr().err
     monkeypatch.setattr(eval_command, "load_model",
-                        lambda c, i: (FakeModel(), {"input_size": (64, 44), "backbone": "x"}))
+                        lambda c, i, d="cpu": (FakeModel(), {"input_size": (64, 44), "backbone": "x"}))
     assert main(args + ["--protocol", "casia-b"]) == 2
     assert "trained on (64, 44)" in capsys.readouterr().err
     assert main(["compare", str(tmp_path / "missing.json")]) == 2
