@@ -181,3 +181,20 @@ def test_onnx_matches_pytorch_on_padded_batches(runs, tmp_path, mode):
     scale = float(ours.abs().max())
     assert float((padded - ours).abs().max()) <= 1e-4 * scale
     assert float((alone - padded).abs().max()) <= 1e-4 * scale
+
+
+def test_data_info_flags_photographs(tmp_path, capsys):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    silhouette = np.zeros((48, 32), np.uint8)
+    silhouette[4:44, 10:22] = 255
+    for subject, photo in (("001", False), ("002", True)):
+        folder = tmp_path / "photos" / subject / "nm-01" / "090"
+        folder.mkdir(parents=True)
+        for t in range(3):
+            frame = rng.integers(0, 256, (48, 32, 3), dtype=np.uint8) if photo else silhouette
+            Image.fromarray(frame).save(folder / f"{t:03d}.png")
+    assert cli.main(["data", "info", "--data", str(tmp_path / "photos")]) == 0
+    out = capsys.readouterr().out
+    assert "002/nm-01/090" in out and "photographs" in out

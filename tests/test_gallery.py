@@ -189,3 +189,25 @@ def test_sqlite_file_is_not_a_gallery(tmp_path, capsys):
     bad.write_bytes(os.urandom(4096))
     assert cli.main(["gallery", "list", "--gallery", str(bad)]) == 2
     assert "not a mimicgait gallery" in capsys.readouterr().err
+
+
+def test_identify_and_embed_from_video(setup, tmp_path, capsys):
+    from test_video_cli import videos_dir
+
+    pytest.importorskip("cv2", reason="the video extra (OpenCV) is not installed")
+    videos = videos_dir()
+    if videos is None:
+        pytest.skip("no CASIA-B videos (MIMICGAIT_CASIA_B_VIDEOS)")
+    gallery = tmp_path / "g.db"
+    assert enrol(setup, gallery) == 0
+    capsys.readouterr()
+    video = videos / "002-nm-01-090.avi"
+    assert cli.main(["identify", "--gallery", str(gallery), "--model", str(setup / "teacher"),
+                     "--video", str(video), "--background", "auto", "--no-progress"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith(str(video)) and json.loads(lines[-1])["probes"] == 1
+    out = tmp_path / "e.npz"
+    assert cli.main(["embed", "--model", str(setup / "teacher"), "--video", str(video), "--id",
+                     "042-nm-01-090", "--out", str(out), "--no-progress"]) == 0
+    saved = np.load(out)
+    assert saved["subjects"].tolist() == ["042"] and saved["embeddings"].shape[0] == 1

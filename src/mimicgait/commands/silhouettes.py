@@ -52,39 +52,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _inputs(args: argparse.Namespace) -> list[Path]:
-    """The videos or the frame folder to process."""
-    from mimicgait.video.decode import VIDEO_SUFFIXES
-    from mimicgait.video.naming import is_background_clip
-
-    if args.frames is not None:
-        folder = Path(args.frames)
-        if not folder.is_dir():
-            raise UserError(f"--frames {folder} is not a directory; give a folder of PNG/JPG frames")
-        return [folder]
-    path = Path(args.video)
-    if not path.exists():
-        raise UserError(f"--video {path} does not exist")
-    if path.is_file():
-        return [path]
-    videos = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
-    for clip in (p for p in videos if is_background_clip(p)):
-        log.info("skipped %s: a background clip (pass it with --background)", clip.name)
-    videos = [p for p in videos if not is_background_clip(p)]
-    if not videos:
-        raise UserError(f"--video {path}: no video files ({', '.join(VIDEO_SUFFIXES)}) in this folder")
-    return videos
-
-
 def run(args: argparse.Namespace) -> int:
     """Extract, check, write; returns the exit code."""
     from mimicgait.video import AUTO, ForegroundSettings, NoPersonError, extract, require_cv2
+    from mimicgait.video.decode import input_paths
     from mimicgait.video.naming import parse_id_option, parse_sequence_name
     from mimicgait.video.segmenter import load_segmenter
     from mimicgait.video.write import existing_outputs, write_preview, write_sequences
 
     require_cv2()
-    inputs = _inputs(args)
+    inputs = input_paths(args.video, args.frames)
     if args.id is not None:
         if len(inputs) > 1:
             raise UserError(f"--id names one sequence, but --video {args.video} holds {len(inputs)} videos")

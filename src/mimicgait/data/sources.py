@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from mimicgait.data.contract import silhouette_problem
 from mimicgait.data.partition import find_partition, load_partition
 from mimicgait.data.pickle_safe import load_array
 from mimicgait.data.pretreat import pretreat_frames
@@ -244,6 +245,9 @@ class PklTreeSource(_TreeSource):
         if chosen is None:
             folder = self.root.joinpath(*key)
             raise DataError(f"{folder}: no pickle here holds a (T, H, W) uint8 silhouette array")
+        problem = silhouette_problem(chosen[1][len(chosen[1]) // 2 :][:1]) if len(chosen[1]) else None
+        if problem:
+            raise DataError(f"{chosen[0]}: {problem}")
         return SequenceRecord(*key, to_binary(chosen[1], str(chosen[0])))
 
 
@@ -271,6 +275,10 @@ class PngTreeSource(_TreeSource):
                     images.append(np.asarray(image.convert("L")))
             except Exception as err:  # PIL raises many types for broken files
                 raise DataError(f"{path}: cannot decode PNG ({type(err).__name__}: {err})") from err
+        if images:  # colour or many-level grey images are photographs: binarised they are noise
+            problem = silhouette_problem(images[len(images) // 2][None])
+            if problem:
+                raise DataError(f"{self.root.joinpath(*key)}: {problem}")
         frames = pretreat_frames(images, *self.frame_size)  # [T, H, W] 0..255, empty frames dropped
         return SequenceRecord(*key, to_binary(frames, str(self.root.joinpath(*key))))
 

@@ -5,7 +5,8 @@
     embeddings = model.embed(sequences)     # [N, C, P]
 """
 
-from mimicgait.deploy.contract import as_silhouettes, silhouette_problem
+from mimicgait.data.contract import silhouette_problem
+from mimicgait.deploy.contract import as_silhouettes
 from mimicgait.deploy.modelfile import MODEL_FORMAT, model_payload, read_model_file
 from mimicgait.deploy.recognizer import Recognizer, load, resolve_device
 

@@ -7,6 +7,7 @@ is a pure function of seed, sequence and role), so `identify` reproduces `eval -
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -16,6 +17,8 @@ from torch import Tensor
 from mimicgait.deploy.recognizer import Recognizer
 from mimicgait.errors import UserError
 from mimicgait.eval.extract import extract_embeddings
+
+log = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]  # (subject, condition, view)
 
@@ -104,3 +107,36 @@ def embed_set(
     feats = extract_embeddings(recognizer.embed_padded, sequences.load, sequences.lengths, batch_size,
                                transform, progress=progress)
     return feats, drawn
+
+
+def from_footage(
+    path: str,
+    frame_size: Sequence[int],
+    is_video: bool = True,
+    background: str | None = "auto",
+    subject: str | None = None,
+) -> SequenceSet:
+    """Sequences made from camera footage by `mimicgait.video.extract` (a video, a folder of videos,
+    or with `is_video=False` a folder of frames): keys from `<sid>-<cond>-<nn>-<view>` names or
+    `subject` (the same form, `--id`); an unnamed video is keyed by its file name."""
+    from mimicgait.video import extract, parse_id_option, parse_sequence_name, require_cv2
+    from mimicgait.video.decode import input_paths
+
+    require_cv2()
+    paths = input_paths(path if is_video else None, None if is_video else path)
+    given = parse_id_option(subject) if subject else None
+    if given is not None and len(paths) > 1:
+        raise UserError(f"--id names one sequence, but --video {path} holds {len(paths)} videos")
+    keys: list[Key] = []
+    frames: list[np.ndarray] = []
+    notes: list[str] = []
+    for p in paths:
+        named = given or parse_sequence_name(p)
+        result = extract(p, background=background, sequence=named, size=tuple(frame_size))
+        notes.append(result.quality.line(p.name))
+        keys.append((named.subject, named.condition, named.view) if named else (p.stem, "video", "-"))
+        frames.append(result.frames)
+    for note in notes:
+        log.info("%s", note)
+    return SequenceSet(keys, np.array([len(f) for f in frames]), frames.__getitem__,
+                       [str(p) for p in paths], notes)

@@ -12,6 +12,7 @@ caller reports.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -19,6 +20,8 @@ from types import ModuleType
 import numpy as np
 
 from mimicgait.errors import UserError
+
+log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".avi", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -134,3 +137,27 @@ class FrameReader:
         if self.images is not None:
             return len(self.images)
         return self.decoded if self.decoded is not None else (self.announced or 0)
+
+
+def input_paths(video: str | Path | None, frames: str | Path | None) -> list[Path]:
+    """What `--video FILE|DIR` or `--frames DIR` names: the video files (background clips named
+    `<sid>-bkgrd-<view>` in a folder are skipped) or the one frame folder."""
+    from mimicgait.video.naming import is_background_clip
+
+    if frames is not None:
+        folder = Path(frames)
+        if not folder.is_dir():
+            raise UserError(f"--frames {folder} is not a directory; give a folder of PNG/JPG frames")
+        return [folder]
+    path = Path(str(video))
+    if not path.exists():
+        raise UserError(f"--video {path} does not exist")
+    if path.is_file():
+        return [path]
+    videos = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+    for clip in (p for p in videos if is_background_clip(p)):
+        log.info("skipped %s: a background clip (pass it with --background)", clip.name)
+    videos = [p for p in videos if not is_background_clip(p)]
+    if not videos:
+        raise UserError(f"--video {path}: no video files ({', '.join(VIDEO_SUFFIXES)}) in this folder")
+    return videos
