@@ -97,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
                              progress=not args.no_progress)
     metric = recognizer.metric
     if args.index == "exact":
-        matches = ExactIndex(embeddings, identity, metric).search(feats, args.top_k)
+        index = ExactIndex(embeddings, identity, metric)
+        del embeddings  # the index holds its own [P, n, C] layout
+        matches = index.search(feats, args.top_k)
     else:
         flat = flatten_for_l2(embeddings, metric)
         index = FaissIndex(flat.shape[1], metric, lists=max(1, min(1024, len(flat) // 64)))

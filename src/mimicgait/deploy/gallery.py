@@ -152,16 +152,18 @@ class Gallery:
         if "fingerprint" not in meta:
             raise UserError(f"--gallery {self.path} is empty; enrol identities first")
         c, p = int(meta["channels"]), int(meta["parts"])
-        rows = self.db.execute("SELECT s.id, i.name, s.condition, s.view, s.source, s.embedding "
-                               "FROM sequences s "
-                               "JOIN identities i ON i.id = s.identity ORDER BY s.id").fetchall()
-        if not rows:
+        n = self.db.execute("SELECT COUNT(*) FROM sequences").fetchone()[0]
+        if not n:
             raise UserError(f"--gallery {self.path} holds no sequences; enrol identities first")
-        names = sorted({r[1] for r in rows})
+        names = [r[0] for r in self.db.execute("SELECT name FROM identities ORDER BY name")]
         index = {name: i for i, name in enumerate(names)}
-        identity = np.fromiter((index[r[1]] for r in rows), np.int64, len(rows))
-        embeddings = np.empty((len(rows), c * p), np.float32)
-        for i, r in enumerate(rows):
-            embeddings[i] = np.frombuffer(r[5], np.float32)
-        info = [{"id": r[0], "condition": r[2], "view": r[3], "source": r[4]} for r in rows]
-        return names, identity, torch.from_numpy(embeddings.reshape(len(rows), c, p)), info
+        identity = np.empty(n, np.int64)
+        embeddings = np.empty((n, c * p), np.float32)  # filled row by row: no second copy in memory
+        info: list[dict[str, Any]] = []
+        cursor = self.db.execute("SELECT s.id, i.name, s.condition, s.view, s.source, s.embedding "
+                                 "FROM sequences s JOIN identities i ON i.id = s.identity ORDER BY s.id")
+        for row, (sid, name, condition, view, source, blob) in enumerate(cursor):
+            identity[row] = index[name]
+            embeddings[row] = np.frombuffer(blob, np.float32)
+            info.append({"id": sid, "condition": condition, "view": view, "source": source})
+        return names, identity, torch.from_numpy(embeddings.reshape(n, c, p)), info
