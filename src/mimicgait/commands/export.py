@@ -58,8 +58,6 @@ def run(args: argparse.Namespace) -> int:
         else:
             from mimicgait.deploy.onnx_export import export_onnx, parity, sidecar_path
 
-            for name in ("torch.onnx", "onnxscript"):
-                logging.getLogger(name).setLevel(logging.ERROR)
             sidecar = export_onnx(payload, out)
             summary["lengths_input"] = sidecar["lengths_input"]
             summary["parity"] = parity(payload, out)

@@ -16,6 +16,8 @@ Needs the `deploy` extra (onnx, onnxscript for torch's exporter, onnxruntime to 
 from __future__ import annotations
 
 import json
+import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -82,8 +84,18 @@ def _export(graph: ExportGraph, frame_size: tuple[int, int], with_lengths: bool)
         args = (sils[:, :4],)
         shapes = {"sils": {0: batch, 1: frames}, "lengths": None}
         names = ["sils"]
-    return torch.onnx.export(graph, args, dynamo=True, dynamic_shapes=shapes, input_names=names,
-                             output_names=["embeddings"], verbose=False)
+    quiet = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript", "onnx_ir", "torch.export")]
+    levels = [logger.level for logger in quiet]
+    try:  # the exporter logs every optional op library it skips (torchvision) and its own notes
+        for logger in quiet:
+            logger.setLevel(logging.ERROR)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.onnx.export(graph, args, dynamo=True, dynamic_shapes=shapes, input_names=names,
+                                     output_names=["embeddings"], verbose=False)
+    finally:
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
 
 
 def export_onnx(payload: dict[str, Any], out: str | Path) -> dict[str, Any]:
