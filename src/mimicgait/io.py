@@ -25,6 +25,12 @@ from typing import BinaryIO
 from mimicgait.errors import UserError, path_error
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
     """Call `write(file)` on a temporary binary file next to `path`, fsync it, rename it to `path`.
 
@@ -37,6 +43,8 @@ def write_atomic(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os_errors(path):
+            if hasattr(os, "fchmod"):  # mkstemp makes 0600; give the file the usual mode
+                os.fchmod(fd, 0o666 & ~_umask())
             with os.fdopen(fd, "wb") as f:
                 write(f)
                 f.flush()

@@ -201,7 +201,7 @@ def read_model_file(path: str | Path, check: bool = True) -> dict[str, Any] | No
         if "weights_only" in text or "Unsupported global" in text:
             raise UserError(f"{path}: refused: the file holds objects that could run code when loaded; "
                             "only mimicgait model files and checkpoints are accepted") from None
-        raise UserError(f"{path}: truncated or not a mimicgait model file ({text})") from None
+        raise UserError(f"{path}: truncated, or not a mimicgait model file or checkpoint ({text})") from None
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         return None
     if check and fingerprint(payload) != payload.get("fingerprint"):
