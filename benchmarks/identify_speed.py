@@ -5,8 +5,9 @@ FAISS shortlist's recall@5 against exact search.
     python benchmarks/identify_speed.py [--sizes 10000,100000] [--faiss-size 1000000]
 
 Embeddings are synthetic, shaped like the CASIA-B CPU recipe's ([128, 16] per sequence): ten
-sequences per identity scattered around an identity centre, probes drawn like gallery sequences.
-Each case runs in its own process so its peak resident memory (ru_maxrss) is its own. Latency is
+sequences per identity scattered around an identity centre, identities in groups of 100 with
+nearby centres, probes drawn like gallery sequences. Each case runs in its own process (and the
+gallery is enrolled by another), so its peak resident memory (ru_maxrss) is the search's. Latency is
 the median over --queries single-probe top-5 queries after the index is built. Prints one JSON
 object.
 """
@@ -31,21 +32,43 @@ C, P = 128, 16
 PER_ID = 10
 
 
+GROUP = 100  # identities per group: people whose gaits resemble each other
+
+
+def centre(identity: int, seed: int = 0) -> np.ndarray:
+    """An identity's centre [C, P]: its group's centre plus its own offset, so every identity has
+    near neighbours (as real gaits do) and the ranks after the first are not a toss-up."""
+    group = np.random.default_rng([seed, 1 << 41, identity // GROUP]).normal(size=(C, P))
+    own = np.random.default_rng([seed, identity]).normal(size=(C, P))
+    return (group + 0.7 * own).astype(np.float32)
+
+
 def rows(start: int, stop: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Gallery rows [start, stop): (identity int64 [n], embeddings float32 [n, C, P]), a pure
     function of the row range: identity centres and per-row noise come from seeded generators."""
     ids = np.arange(start, stop) // PER_ID
-    centres = {int(i): np.random.default_rng([seed, int(i)]).normal(size=(C, P)).astype(np.float32)
-               for i in np.unique(ids)}
+    centres = {int(i): centre(int(i), seed) for i in np.unique(ids)}
     noise = np.random.default_rng([seed, 1 << 40, start]).normal(size=(stop - start, C, P)).astype(np.float32)
-    return ids, np.stack([centres[int(i)] for i in ids]) + 0.6 * noise
+    return ids, np.stack([centres[int(i)] for i in ids]) + 0.4 * noise
 
 
 def probes(count: int, identities: int, seed: int = 7) -> torch.Tensor:
     rng = np.random.default_rng(seed)
-    who = rng.integers(0, identities, count)
-    out = np.stack([np.random.default_rng([0, int(i)]).normal(size=(C, P)).astype(np.float32) for i in who])
-    return torch.from_numpy(out + 0.6 * rng.normal(size=out.shape).astype(np.float32))
+    out = np.stack([centre(int(i)) for i in rng.integers(0, identities, count)])
+    return torch.from_numpy(out + 0.4 * rng.normal(size=out.shape).astype(np.float32))
+
+
+def enrol(path: str, size: int) -> None:
+    """Fill a gallery file with `size` rows (run in its own process, so that the search process's
+    peak memory is the search's)."""
+    from mimicgait.deploy.gallery import Gallery
+
+    meta = {"fingerprint": "benchmark", "stage": "teacher", "inference": None, "backbone": "synthetic",
+            "frame_size": [64, 64], "embedding": {"metric": "euc", "channels": C, "parts": P}}
+    with Gallery(path, create=True) as gallery:
+        for lo in range(0, size, 20_000):
+            ids, emb = rows(lo, min(size, lo + 20_000))
+            gallery.enroll(meta, [f"{i:07d}" for i in ids], torch.from_numpy(emb))
 
 
 def peak_mb() -> float:
@@ -66,23 +89,17 @@ def exact_case(size: int, queries: int) -> dict:
     from mimicgait.deploy.gallery import Gallery
     from mimicgait.deploy.search import ExactIndex
 
-    meta = {"fingerprint": "benchmark", "stage": "teacher", "inference": None, "backbone": "synthetic",
-            "frame_size": [64, 64], "embedding": {"metric": "euc", "channels": C, "parts": P}}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "g.db"
         start = time.perf_counter()
-        with Gallery(path, create=True) as gallery:
-            for lo in range(0, size, 20_000):
-                ids, emb = rows(lo, min(size, lo + 20_000))
-                gallery.enroll(meta, [f"{i:07d}" for i in ids], torch.from_numpy(emb))
+        subprocess.run([sys.executable, __file__, "--enrol", str(path), "--size", str(size)], check=True)
         enrol_s = time.perf_counter() - start
         start = time.perf_counter()
         with Gallery(path) as gallery:
-            names, identity, embeddings, _ = gallery.load()
+            names, identity, embeddings, _ = gallery.load(part_major=True)  # as `identify` loads it
         load_s = time.perf_counter() - start
         start = time.perf_counter()
-        index = ExactIndex(embeddings, identity)
-        del embeddings
+        index = ExactIndex(None, identity, part_major=embeddings)
         build_s = time.perf_counter() - start
         ms = latency(lambda q: index.search(q, 5), probes(queries, size // PER_ID))
         db_mb = path.stat().st_size / 2**20
@@ -104,28 +121,35 @@ def faiss_case(size: int, queries: int, shortlist: int, nprobe: int) -> dict:
     index.train(flatten_for_l2(sample, "euc"))
     del sample
     train_s = time.perf_counter() - start
-    with tempfile.TemporaryDirectory() as tmp:
-        stored = np.lib.format.open_memmap(Path(tmp) / "gallery.npy", "w+", np.float32, (size, C, P))
+    row_bytes = C * P * 4
+    with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "gallery.f32", "w+b") as store:
         start = time.perf_counter()
         for lo in range(0, size, chunk):
             _, emb = rows(lo, min(size, lo + chunk))
-            stored[lo : lo + len(emb)] = emb
+            store.write(emb.tobytes())
             index.add(flatten_for_l2(emb, "euc"))
-        stored.flush()
+        store.flush()
         add_s = time.perf_counter() - start
         identity = np.arange(size) // PER_ID
 
-        def fetch(r: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(np.asarray(stored[np.sort(r)])[np.argsort(np.argsort(r))])
+        def fetch(r: np.ndarray) -> torch.Tensor:  # one read per shortlisted row, as from a database
+            out = np.empty((len(r), C, P), np.float32)
+            for i, row in enumerate(r.tolist()):
+                raw = os.pread(store.fileno(), row_bytes, row * row_bytes)
+                out[i] = np.frombuffer(raw, np.float32).reshape(C, P)
+            return torch.from_numpy(out)
 
         q = probes(queries, size // PER_ID)
         ms = latency(lambda x: index.search(x, identity, fetch, 5, shortlist), q)
         approx = index.search(q, identity, fetch, 5, shortlist)
+        peak = peak_mb()  # before the exact reference pass below, which is not part of the search
         best = np.full((queries, size // PER_ID), np.inf, np.float32)  # exact, streamed in chunks
         for lo in range(0, size, chunk):
-            part = torch.from_numpy(np.asarray(stored[lo : lo + chunk]))
-            dist = ExactIndex(part, np.zeros(len(part), np.int64)).distances(q).numpy()  # [q, n]
-            best[:, lo // PER_ID : (lo + len(part)) // PER_ID] = dist.reshape(queries, -1, PER_ID).min(2)
+            n = min(chunk, size - lo)
+            raw = os.pread(store.fileno(), n * row_bytes, lo * row_bytes)
+            part = torch.from_numpy(np.frombuffer(raw, np.float32).reshape(n, C, P).copy())
+            dist = ExactIndex(part, np.zeros(n, np.int64)).distances(q).numpy()  # [q, n]
+            best[:, lo // PER_ID : (lo + n) // PER_ID] = dist.reshape(queries, -1, PER_ID).min(2)
     exact_top5 = np.argsort(best, axis=1)[:, :5]
     pairs = zip(approx.identity, exact_top5, strict=True)
     recall = float(np.mean([len(set(a) & set(e)) / 5 for a, e in pairs]))
@@ -134,7 +158,7 @@ def faiss_case(size: int, queries: int, shortlist: int, nprobe: int) -> dict:
             "query_ms": round(ms, 2),
             "recall_at_5": round(recall, 4), "top1_agreement": round(top1, 4), "shortlist": shortlist,
             "nprobe": nprobe, "index": "IVF1024,PQ64 on flattened embeddings, exact re-rank from disk",
-            "train_s": round(train_s, 1), "add_s": round(add_s, 1), "peak_rss_mb": round(peak_mb())}
+            "train_s": round(train_s, 1), "add_s": round(add_s, 1), "peak_rss_mb": round(peak)}
 
 
 def main() -> None:
@@ -146,8 +170,13 @@ def main() -> None:
     parser.add_argument("--nprobe", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--enrol", help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.enrol:
+        enrol(args.enrol, args.size)
+        return
     if args.case:
         kind, size = args.case.split("-")
         result = (exact_case(int(size), args.queries) if kind == "exact"

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     recognizer = load_recognizer(args)
     with Gallery(args.gallery) as gallery:
         gallery.check_model(recognizer.meta)
-        names, identity, embeddings, info = gallery.load()
+        names, identity, embeddings, info = gallery.load(part_major=args.index == "exact")
     threshold = args.threshold
     if args.far is not None:
         threshold = calibrated_threshold(args.calibration, args.far, recognizer.fingerprint)
@@ -97,9 +97,7 @@ def run(args: argparse.Namespace) -> int:
                              progress=not args.no_progress)
     metric = recognizer.metric
     if args.index == "exact":
-        index = ExactIndex(embeddings, identity, metric)
-        del embeddings  # the index holds its own [P, n, C] layout
-        matches = index.search(feats, args.top_k)
+        matches = ExactIndex(None, identity, metric, part_major=embeddings).search(feats, args.top_k)
     else:
         flat = flatten_for_l2(embeddings, metric)
         index = FaissIndex(flat.shape[1], metric, lists=max(1, min(1024, len(flat) // 64)))

@@ -145,9 +145,10 @@ class Gallery:
             "SELECT i.name, COUNT(s.id) FROM identities i LEFT JOIN sequences s ON s.identity = i.id "
             "GROUP BY i.id ORDER BY i.name").fetchall()]
 
-    def load(self) -> tuple[list[str], np.ndarray, Tensor, list[dict[str, Any]]]:
+    def load(self, part_major: bool = False) -> tuple[list[str], np.ndarray, Tensor, list[dict[str, Any]]]:
         """Everything for search: (identity names, identity index per sequence int64 [n], embeddings
-        float32 [n, C, P], per-sequence info {condition, view, source, id})."""
+        float32 [n, C, P] or, with `part_major`, [P, n, C] (the layout `ExactIndex` searches, filled
+        directly so a large gallery is held once), per-sequence info {condition, view, source, id})."""
         meta = self.meta()
         if "fingerprint" not in meta:
             raise UserError(f"--gallery {self.path} is empty; enrol identities first")
@@ -158,12 +159,17 @@ class Gallery:
         names = [r[0] for r in self.db.execute("SELECT name FROM identities ORDER BY name")]
         index = {name: i for i, name in enumerate(names)}
         identity = np.empty(n, np.int64)
-        embeddings = np.empty((n, c * p), np.float32)  # filled row by row: no second copy in memory
+        # filled row by row: no second copy in memory
+        embeddings = np.empty((p, n, c) if part_major else (n, c * p), np.float32)
         info: list[dict[str, Any]] = []
         cursor = self.db.execute("SELECT s.id, i.name, s.condition, s.view, s.source, s.embedding "
                                  "FROM sequences s JOIN identities i ON i.id = s.identity ORDER BY s.id")
         for row, (sid, name, condition, view, source, blob) in enumerate(cursor):
             identity[row] = index[name]
-            embeddings[row] = np.frombuffer(blob, np.float32)
+            if part_major:
+                embeddings[:, row, :] = np.frombuffer(blob, np.float32).reshape(c, p).T
+            else:
+                embeddings[row] = np.frombuffer(blob, np.float32)
             info.append({"id": sid, "condition": condition, "view": view, "source": source})
-        return names, identity, torch.from_numpy(embeddings.reshape(n, c, p)), info
+        out = torch.from_numpy(embeddings if part_major else embeddings.reshape(n, c, p))
+        return names, identity, out, info

@@ -58,12 +58,20 @@ def best_per_identity(distances: Tensor, identities: Tensor, n_identities: int, 
 class ExactIndex:
     """Exact search over gallery embeddings [n, C, P] with identity indices [n]."""
 
-    def __init__(self, embeddings: Tensor, identities: np.ndarray, metric: str = "euc") -> None:
+    def __init__(self, embeddings: Tensor | None, identities: np.ndarray, metric: str = "euc",
+                 part_major: Tensor | None = None) -> None:
+        """`embeddings` [n, C, P], or None with `part_major`, the gallery already laid out [P, n, C]
+        (`Gallery.load(part_major=True)`), which is used as it is: no second copy in memory."""
         if metric not in METRICS:
             raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
         self.metric = metric
-        self.n, self.channels, self.parts = embeddings.shape
-        self.gallery = _prepare(embeddings, metric)  # [P, n, C]
+        if part_major is None:
+            assert embeddings is not None
+            part_major = _prepare(embeddings, metric)
+        elif metric == "cos":
+            part_major = torch.nn.functional.normalize(part_major, p=2, dim=2)
+        self.gallery = part_major  # [P, n, C]
+        self.parts, self.n, self.channels = part_major.shape
         squares = (self.gallery * self.gallery).sum(2).unsqueeze(1)  # [P, 1, n]
         self.g_sq = squares if metric == "euc" else None
         self.identities = torch.as_tensor(identities, dtype=torch.long)
