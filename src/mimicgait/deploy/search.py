@@ -72,8 +72,12 @@ class ExactIndex:
             part_major = torch.nn.functional.normalize(part_major, p=2, dim=2)
         self.gallery = part_major  # [P, n, C]
         self.parts, self.n, self.channels = part_major.shape
-        squares = (self.gallery * self.gallery).sum(2).unsqueeze(1)  # [P, 1, n]
-        self.g_sq = squares if metric == "euc" else None
+        self.g_sq = None
+        if metric == "euc":  # squared norms [P, 1, n], in row chunks: no gallery-sized temporary
+            self.g_sq = torch.empty(self.parts, 1, self.n)
+            for i in range(0, self.n, 16384):
+                block = self.gallery[:, i : i + 16384]
+                self.g_sq[:, 0, i : i + 16384] = (block * block).sum(2)
         self.identities = torch.as_tensor(identities, dtype=torch.long)
         self.n_identities = int(self.identities.max()) + 1 if self.n else 0
 
