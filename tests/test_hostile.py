@@ -494,3 +494,25 @@ def test_reports_warn_about_few_subjects_and_impostor_pairs():
     text = format_report(report)
     assert "| impostor_pairs | 5808 |" in text
     assert "3 evaluation subjects" in text and "tar@far=0.001 rests on 5808 impostor pairs" in text
+
+
+def test_compare_and_summary_warn_about_few_subjects():
+    from mimicgait.eval.compare import compare_markdown
+
+    report = {"protocol": "rank", "subjects": ["001", "002", "003"], "metrics": {"rank1": 50.0},
+              "occlusion": {"kinds": ["top"], "gallery": "same"}, "meta": {"stage": "teacher"}}
+    text = compare_markdown([("a", report), ("b", dict(report))])
+    assert "warning (every column): the figures rest on 3 evaluation subjects" in text
+    many = dict(report, subjects=[f"{i:03d}" for i in range(12)])
+    assert "warning" not in compare_markdown([("a", many)])
+
+
+def test_routed_inference_on_a_teacher_names_the_fix(data, teacher_run, capsys):
+    from mimicgait import cli
+
+    code = cli.main(["eval", "--checkpoint", str(teacher_run), "--data", str(data), "--split", "all",
+                     "--protocol", "rank", "--probe-types", "nm-03", "--gallery-types", "nm-01",
+                     "--inference", "routed", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert str(teacher_run) in err and "mimic models only" in err

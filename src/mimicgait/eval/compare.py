@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from mimicgait.errors import UserError
-from mimicgait.eval.report import fmt, markdown_table
+from mimicgait.eval.report import fmt, markdown_table, reliability_warnings
 
 Labelled = list[tuple[str, dict[str, Any]]]
 RP_PREFIXES = ("rank", "mAP", "mINP")
@@ -85,4 +85,11 @@ def compare_markdown(reports: Labelled, holistic: Labelled = ()) -> str:
     missing = [label for (label, _), rp in zip(reports, rps, strict=True) if holistic and not rp]
     if missing:
         parts.append(f"\nno holistic report of the same backbone for: {', '.join(missing)} (RP left blank)")
+    warned: dict[str, list[str]] = {}  # one line per warning, naming the columns it applies to
+    for label, r in columns:
+        for text in reliability_warnings(r):
+            warned.setdefault(text, []).append(label)
+    for text, labels in warned.items():
+        where = "every column" if len(labels) == len(columns) else ", ".join(labels)
+        parts.append(f"\nwarning ({where}): {text}")
     return "\n".join(parts)
