@@ -19,7 +19,8 @@ import statistics
 from pathlib import Path
 
 from mimicgait.data.sources import open_source
-from mimicgait.video import ForegroundSettings, aligned_iou, extract, is_background_clip, parse_sequence_name
+from mimicgait.video import ForegroundSettings
+from mimicgait.video.agreement import agreement_table
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -36,21 +37,14 @@ def main() -> None:
     settings = ForegroundSettings(threshold=args.threshold, shadow=not args.no_shadow)
     videos = Path(args.videos)
     source = open_source(args.data)
-    clip = videos / "001-bkgrd-090.avi"
+    table = agreement_table(videos, lambda key: source.read(key).frames, settings)
     rows = {}
-    for path in sorted(videos.glob("*.avi")):
-        if is_background_clip(path):
-            continue
-        sequence = parse_sequence_name(path)
-        official = source.read(sequence.key).frames  # [R, 64, 64] {0, 1}
-        row = {"official_frames": len(official)}
-        modes = {"clip": clip, "auto": "auto"} if sequence.subject == "001" else {"auto": "auto"}
-        for mode, background in modes.items():
-            result = extract(path, background, foreground=settings)
-            agreement = aligned_iou(result.frames, result.frame_index, official)
-            row[mode] = {"iou": round(agreement.iou, 4), "kept": result.quality.kept,
-                         "offset": agreement.offset, "pairs": agreement.pairs}
-        rows[sequence.name] = row
+    for name, by_mode in table.items():
+        row = {"official_frames": next(iter(by_mode.values())).reference_frames}
+        for mode, v in by_mode.items():
+            row[mode] = {"iou": round(v.agreement.iou, 4), "kept": v.kept, "offset": v.agreement.offset,
+                         "pairs": v.agreement.pairs}
+        rows[name] = row
 
     def summary(values: list[float]) -> dict[str, float | int]:
         return {"videos": len(values), "median_iou": round(statistics.median(values), 4),

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mimicgait.data.sources import open_source
-from mimicgait.video import aligned_iou, extract, is_background_clip, parse_sequence_name
+from mimicgait.video.agreement import agreement_table
 
 
 def videos_dir() -> Path | None:
@@ -42,22 +42,13 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def measured():
     """{name: {'auto': iou, 'clip': iou (001 only)}} and the kept / official frame counts."""
-    videos = videos_dir()
     source = open_source(official_dir())
-    clip = videos / "001-bkgrd-090.avi"
     table = {}
-    for path in sorted(videos.glob("*.avi")):
-        if is_background_clip(path):
-            continue
-        sequence = parse_sequence_name(path)
-        official = source.read(sequence.key).frames  # [R, 64, 64] {0, 1}
-        row = {"official": len(official)}
-        backgrounds = {"auto": "auto", "clip": clip} if sequence.subject == "001" else {"auto": "auto"}
-        for mode, background in backgrounds.items():
-            result = extract(path, background)
-            row[mode] = aligned_iou(result.frames, result.frame_index, official).iou
-            row[f"{mode}_kept"] = result.quality.kept
-        table[sequence.name] = row
+    for name, by_mode in agreement_table(videos_dir(), lambda key: source.read(key).frames).items():
+        row = {"official": next(iter(by_mode.values())).reference_frames}
+        for mode, v in by_mode.items():
+            row[mode], row[f"{mode}_kept"] = v.agreement.iou, v.kept
+        table[name] = row
     return table
 
 

@@ -153,3 +153,16 @@ def make_output_dir(path: str | Path, what: str = "--out") -> Path:
     with os_errors(path, what):
         path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def check_own_directory(path: Path, allowed: set[str] | frozenset[str], kind: str) -> None:
+    """Refuse an existing directory `path` that holds entries other than `allowed` (the names a
+    `kind`, e.g. 'training run', writes): a command continuing its own output never writes into
+    someone else's files."""
+    if not path.is_dir():
+        return
+    foreign = sorted(p.name for p in path.iterdir() if p.name not in allowed)
+    if foreign:
+        more = ", ..." if len(foreign) > 3 else ""
+        raise UserError(f"--out {path} holds files that are not {kind} ({', '.join(foreign[:3])}{more}); "
+                        "choose a new or empty directory")

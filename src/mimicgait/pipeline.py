@@ -34,7 +34,7 @@ from typing import Any
 from mimicgait.engine.checkpoint import FINAL_NAME, LAST_NAME
 from mimicgait.engine.config import ConfigError, apply_overrides, check, check_values, merge, save_config
 from mimicgait.errors import UserError
-from mimicgait.io import check_output_dir, make_output_dir, os_errors
+from mimicgait.io import check_output_dir, check_own_directory, make_output_dir, os_errors
 
 log = logging.getLogger(__name__)
 
@@ -146,14 +146,7 @@ def check_pipeline_dir(
         raise UserError(
             f"--out {run_dir} is inside the data directory {data_dir}; choose a directory outside it"
         )
-    if run_dir.is_dir():
-        allowed = PIPELINE_ENTRIES | set(jobs) | set(extra)
-        foreign = sorted(p.name for p in run_dir.iterdir() if p.name not in allowed)
-        if foreign:
-            raise UserError(
-                f"--out {run_dir} holds files that are not this pipeline's ({', '.join(foreign[:3])}"
-                f"{', ...' if len(foreign) > 3 else ''}); choose a new or empty directory"
-            )
+    check_own_directory(run_dir, PIPELINE_ENTRIES | set(jobs) | set(extra), "this pipeline's")
     return run_dir
 
 

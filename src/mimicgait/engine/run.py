@@ -24,7 +24,7 @@ from mimicgait.engine.data import load_data
 from mimicgait.engine.stages import STAGES
 from mimicgait.engine.trainer import Trainer
 from mimicgait.errors import UserError
-from mimicgait.io import check_output_dir, make_output_dir, os_errors
+from mimicgait.io import check_output_dir, check_own_directory, make_output_dir, os_errors
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +58,7 @@ def check_run_dir(run_dir: str | Path, data_dir: str | Path, resume: bool) -> Pa
         raise UserError(
             f"--out {run_dir} already holds a run; pass --resume to continue it or choose another --out"
         )
-    if run_dir.is_dir():
-        foreign = sorted(p.name for p in run_dir.iterdir() if p.name not in RUN_ENTRIES)
-        if foreign:
-            raise UserError(
-                f"--out {run_dir} holds files that are not a training run ({', '.join(foreign[:3])}"
-                f"{', ...' if len(foreign) > 3 else ''}); choose a new or empty directory"
-            )
+    check_own_directory(run_dir, RUN_ENTRIES, "a training run")
     return run_dir
 
 

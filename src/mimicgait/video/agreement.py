@@ -8,7 +8,10 @@ least `min_pairs` of the reference frames.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -47,3 +50,38 @@ def aligned_iou(
     if means[best] < 0:
         return Agreement(0.0, 0, 0)
     return Agreement(float(means[best]), best + low, int(counts[best]))
+
+
+@dataclass(frozen=True)
+class VideoAgreement:
+    """One video against its reference sequence, for one background."""
+
+    agreement: Agreement
+    kept: int  # frames the extraction kept
+    reference_frames: int  # frames of the reference sequence
+
+
+def agreement_table(
+    videos: Path, read_reference: Callable[[tuple[str, str, str]], np.ndarray], foreground: Any = None
+) -> dict[str, dict[str, VideoAgreement]]:
+    """{video name: {'auto': ..., 'clip': ...}} for every walking `<sid>-<cond>-<nn>-<view>` video in
+    `videos`: extracted with `auto` and, where the folder holds that subject's `<sid>-bkgrd-<view>`
+    clip, with the clip; compared with `read_reference(key) -> [R, H, W]` 0/1 at the best offset."""
+    from mimicgait.video.extract import extract
+    from mimicgait.video.naming import is_background_clip, parse_sequence_name
+
+    table: dict[str, dict[str, VideoAgreement]] = {}
+    for path in sorted(Path(videos).glob("*.avi")):
+        sequence = parse_sequence_name(path)
+        if is_background_clip(path) or sequence is None:
+            continue
+        reference = read_reference(sequence.key)  # [R, H, W] {0, 1}
+        clip = path.with_name(f"{sequence.subject}-bkgrd-{sequence.view}{path.suffix}")
+        backgrounds: dict[str, Any] = {"auto": "auto", **({"clip": clip} if clip.is_file() else {})}
+        row = {}
+        for mode, background in backgrounds.items():
+            result = extract(path, background, foreground=foreground)
+            row[mode] = VideoAgreement(aligned_iou(result.frames, result.frame_index, reference),
+                                       result.quality.kept, len(reference))
+        table[sequence.name] = row
+    return table
