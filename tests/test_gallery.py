@@ -211,3 +211,18 @@ def test_identify_and_embed_from_video(setup, tmp_path, capsys):
                      "042-nm-01-090", "--out", str(out), "--no-progress"]) == 0
     saved = np.load(out)
     assert saved["subjects"].tolist() == ["042"] and saved["embeddings"].shape[0] == 1
+
+
+def test_embed_writes_npz_and_parquet(setup, tmp_path):
+    out = tmp_path / "e.npz"
+    assert cli.main(["embed", "--model", str(setup / "teacher"), "--data", str(setup / "data"), "--types",
+                     "nm-03", "--views", "000", "--out", str(out), "--no-progress"]) == 0
+    saved = np.load(out)
+    assert saved["embeddings"].shape[0] == 8 and set(saved["conditions"]) == {"nm-03"}
+    assert str(saved["fingerprint"]) == mimicgait.load(setup / "teacher").fingerprint
+    assert cli.main(["embed", "--model", str(setup / "teacher"), "--data", str(setup / "data"),
+                     "--out", str(out), "--no-progress"]) == 2  # exists, no --force
+    pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is optional")
+    assert cli.main(["embed", "--model", str(setup / "teacher"), "--data", str(setup / "data"), "--types",
+                     "nm-03", "--out", str(tmp_path / "e.parquet"), "--no-progress"]) == 0
+    assert pq.read_table(tmp_path / "e.parquet").num_rows == 16
