@@ -253,12 +253,11 @@ def eval_subjects(config: Mapping[str, Any], source) -> list[str]:
     So a recipe tuned on a validation split (data.val_subjects, held out of training) reports on
     that split when run on the training subjects alone, and on the test split when run on the whole
     dataset, without a change."""
-    from mimicgait.data.partition import split_subjects
-    from mimicgait.engine.data import subject_list
+    from mimicgait.data.partition import parse_subjects, split_subjects
 
     ev = config["pipeline"]["eval"]
     if ev.get("subjects"):
-        return subject_list(ev["subjects"]) or []
+        return parse_subjects(ev["subjects"], "pipeline.eval.subjects") or []
     if ev.get("split"):
         if source.partition is None:
             raise UserError(f"pipeline.eval.split={ev['split']!r} but {source.root} has no partition file; "
@@ -267,7 +266,7 @@ def eval_subjects(config: Mapping[str, Any], source) -> list[str]:
     test = list((source.partition or {}).get("TEST_SET") or [])
     if test and set(test) <= set(source.subjects()):
         return test
-    val = subject_list(config["data"].get("val_subjects"))
+    val = parse_subjects(config["data"].get("val_subjects"), "data.val_subjects")
     if not val:
         raise UserError(
             "the pipeline has no subjects to evaluate on: set data.val_subjects (held out of training), "

@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from mimicgait.data.partition import parse_subjects as partition_subjects
 from mimicgait.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -56,21 +57,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def parse_subjects(text: str) -> list[str]:
-    """'063-074' -> ['063', ..., '074'] (zero padding kept); '001,005' -> ['001', '005']; mixes allowed."""
-    out: list[str] = []
-    for item in (t.strip() for t in text.split(",")):
-        if not item:
-            continue
-        lo, sep, hi = item.partition("-")
-        if sep and lo.isdigit() and hi.isdigit():
-            if int(hi) < int(lo):
-                raise UserError(f"--subjects range {item} is empty; write LOW-HIGH")
-            out += [str(i).zfill(len(lo)) for i in range(int(lo), int(hi) + 1)]
-        else:
-            out.append(item)
-    if not out:
+    """`--subjects`: '063-074' -> ['063', ..., '074']; '001,005' -> ['001', '005']; mixes allowed."""
+    subjects = partition_subjects(text, "--subjects")
+    if not subjects:
         raise UserError("--subjects is empty; give ids such as 063-074 or 001,005")
-    return out
+    return subjects
 
 
 def read_probe_set(partition: Path | None) -> list[str]:

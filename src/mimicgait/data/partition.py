@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from mimicgait.errors import UserError
 
@@ -85,3 +86,24 @@ def _short(items: list[str], limit: int = 10) -> str:
     """A list for an error message, shortened to its first `limit` items."""
     head = ", ".join(items[:limit])
     return head + (f", ... ({len(items)} in all)" if len(items) > limit else "")
+
+
+def parse_subjects(value: str | Iterable[Any] | None, what: str = "--subjects") -> list[str] | None:
+    """Subject ids from '063-074' / '001,005,010-012' / ['001', 5] (zero padding of ranges kept);
+    None stays None. `what` (the option or key) names the source in errors: an empty range, or
+    nothing at all in a non-empty setting."""
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    out: list[str] = []
+    for item in (i.strip() for i in items):
+        lo, sep, hi = item.partition("-")
+        if sep and lo.isdigit() and hi.isdigit():
+            if int(hi) < int(lo):
+                raise UserError(f"{what}: subject range {item!r} is empty; write LOW-HIGH")
+            out += [str(i).zfill(len(lo)) for i in range(int(lo), int(hi) + 1)]
+        elif item:
+            out.append(item)
+    if not out and isinstance(value, str) and value.strip():
+        raise UserError(f"{what} is empty; give ids such as 063-074 or 001,005")
+    return out

@@ -8,35 +8,19 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from torch.utils.data import DataLoader
 
+from mimicgait.data.partition import parse_subjects
 from mimicgait.data.samplers import FrameSampler, IdentityBatchSampler, TrainingDataset, collate_sequences
 from mimicgait.data.store import SequenceStore
 from mimicgait.errors import UserError
 
 log = logging.getLogger(__name__)
-
-
-def subject_list(value: str | Iterable[Any] | None) -> list[str] | None:
-    """'001-062' / '001,005,010-012' / ['001', 5] -> subject ids (zero padding of ranges kept)."""
-    if value is None:
-        return None
-    items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
-    out: list[str] = []
-    for item in (i.strip() for i in items):
-        lo, sep, hi = item.partition("-")
-        if sep and lo.isdigit() and hi.isdigit():
-            if int(hi) < int(lo):
-                raise UserError(f"subject range {item!r} is empty; write LOW-HIGH")
-            out += [str(i).zfill(len(lo)) for i in range(int(lo), int(hi) + 1)]
-        elif item:
-            out.append(item)
-    return out
 
 
 @dataclass
@@ -67,14 +51,14 @@ def load_data(data_dir: str, data_cfg: dict[str, Any]) -> TrainingData:
     try:
         source = open_source(data_dir, partition=data_cfg.get("partition"))
         existing = set(source.subjects())
-        subjects = subject_list(data_cfg.get("subjects"))
+        subjects = parse_subjects(data_cfg.get("subjects"), "data.subjects")
         if subjects is None and source.partition is not None:
             subjects = split_subjects(source.partition, data_cfg.get("split", "train"), existing)
     except UserError as err:  # the data layer's hints name --partition, which training spells differently
         raise UserError(_training_hint(str(err))) from None
     if subjects is None:
         subjects = sorted(existing)
-    val = subject_list(data_cfg.get("val_subjects")) or []
+    val = parse_subjects(data_cfg.get("val_subjects"), "data.val_subjects") or []
     for name, chosen in (("data.subjects", subjects), ("data.val_subjects", val)):
         missing = sorted(set(chosen) - existing)
         if missing:
