@@ -159,3 +159,26 @@ def test_cli_train_and_its_errors(runs, tmp_path, capsys):
     code = cli.main(["train", "teacher", "--config", "tiny", "--data", str(runs / "data"), "--out",
                      str(tmp_path / "x"), "--set", "optim.milestone=[1]"])
     assert code == 2 and "did you mean 'milestones'" in capsys.readouterr().err
+
+
+def test_baseline_can_start_from_the_teacher(runs, tmp_path):
+    """baseline.init=teacher: the fair control starts with the teacher's weights (encoder and BNNeck)
+    and records which teacher; a teacher of another shape is refused by name."""
+    from mimicgait.engine.data import load_data
+    from mimicgait.engine.stages import STAGES
+
+    config = tiny_config("baseline.init=teacher", f"baseline.teacher={runs / 'teacher'}")
+    config = {**config, "_run_dir": str(tmp_path / "bl")}
+    stage = STAGES["baseline"](config, load_data(str(runs / "data"), config["data"]), torch.device("cpu"))
+    teacher, _ = load_checkpoint(runs / "teacher")
+    for key, value in stage.module.state_dict().items():
+        torch.testing.assert_close(value, teacher["state_dict"][key])
+    assert stage.checkpoint_extra()["init"]["teacher"]["sha256"]
+    fresh = STAGES["baseline"]({**config, "baseline": {"init": "fresh", "teacher": None}},
+                               load_data(str(runs / "data"), config["data"]), torch.device("cpu"))
+    assert any(not torch.equal(v, teacher["state_dict"][k]) for k, v in fresh.module.state_dict().items())
+    wide = tiny_config("baseline.init=teacher", f"baseline.teacher={runs / 'teacher'}",
+                       "model.encoder_kwargs.out_channels=8")
+    with pytest.raises(UserError, match="baseline.teacher"):
+        STAGES["baseline"]({**wide, "_run_dir": str(tmp_path / "bl2")},
+                           load_data(str(runs / "data"), wide["data"]), torch.device("cpu"))

@@ -163,6 +163,8 @@ def job_config(
     cfg = merge(config, expand(per_stage.get(job.stage), f"pipeline.overrides.{job.stage}"))
     cfg = apply_overrides(cfg, overrides)
     cfg = merge(cfg, job.settings)
+    if job.stage == "baseline" and cfg["baseline"]["init"] == "teacher" and not cfg["baseline"]["teacher"]:
+        cfg["baseline"]["teacher"] = str(run_dir / "teacher")
     if job.stage == "mimic":
         for key in ("teacher", "ven"):
             given = (job.settings.get("mimic") or {}).get(key)

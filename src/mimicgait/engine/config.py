@@ -97,6 +97,12 @@ DEFAULTS: dict[str, Any] = {
     "ven": {
         "feature_dim": 64,
     },
+    "baseline": {
+        # 'fresh' or 'teacher': Baseline-2 starts from a trained teacher (encoder and BNNeck), the
+        # fair control for a mimic student initialised from the same teacher
+        "init": "fresh",
+        "teacher": None,  # teacher run directory or checkpoint for init 'teacher' (pipeline: its own)
+    },
     "mimic": {
         "teacher": None,  # teacher run directory or checkpoint (relative to the config file or cwd)
         "ven": None,  # VEN run directory or checkpoint; needed when guidance is on

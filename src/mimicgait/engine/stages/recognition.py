@@ -7,6 +7,7 @@ sequences; occ-aware adds the detector's occlusion-type cross-entropy.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -15,6 +16,7 @@ from torch import Tensor, nn
 from mimicgait.engine.build import build_model
 from mimicgait.engine.distributed import gather_across
 from mimicgait.engine.stages.base import Logs, Stage
+from mimicgait.errors import UserError
 from mimicgait.losses import BNNeckCrossEntropy, PartTripletLoss, part_accuracy
 
 
@@ -76,10 +78,43 @@ class TeacherStage(Stage):
 
 
 class BaselineStage(TeacherStage):
-    """Baseline-2: the same recogniser trained on occluded sequences."""
+    """Baseline-2: the same recogniser trained on occluded sequences; with `baseline.init: teacher`
+    it starts from a trained teacher's weights (the fair control for a mimic student initialised
+    from that teacher: same start, same data, only the loss differs)."""
 
     name = "baseline"
     occluded = True
+
+    def __init__(self, config: dict[str, Any], data, device: torch.device) -> None:
+        super().__init__(config, data, device)
+        self.init_file = None
+        init = config["baseline"]["init"]
+        if init == "teacher":
+            self.init_file = self._load_teacher(config["baseline"]["teacher"])
+        elif init != "fresh":
+            raise UserError(f"baseline.init must be 'fresh' or 'teacher', got {init!r}")
+
+    def _load_teacher(self, where: str | None):
+        from mimicgait.engine.checkpoint import load_checkpoint, load_weights
+        from mimicgait.engine.stages.mimic import _find
+
+        if not where:
+            raise UserError("baseline.init=teacher needs baseline.teacher: a teacher run directory or "
+                            "checkpoint (--set baseline.teacher=RUN_DIR)")
+        payload, file = load_checkpoint(_find(where, self.config, "baseline.teacher"), "baseline.teacher")
+        if payload["model_spec"] != self.model_spec():
+            raise UserError(f"baseline.teacher {file} is a {payload['stage']} model of another "
+                            "architecture, input size or subject count than this baseline; base the config "
+                            "on the teacher's")
+        load_weights(self.module, payload["state_dict"], file)
+        return file
+
+    def checkpoint_extra(self) -> dict[str, Any]:
+        if self.init_file is None:
+            return {}
+        from mimicgait.engine.checkpoint import relative_reference
+
+        return {"init": {"teacher": relative_reference(self.init_file, Path(self.config["_run_dir"]))}}
 
     def _input(self, x: dict[str, Tensor]) -> Tensor:
         return x["occluded"]
