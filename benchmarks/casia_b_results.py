@@ -21,7 +21,8 @@ from typing import Any
 from mimicgait.eval.report import fmt, markdown_table
 
 GROUPS = ("NM", "BG", "CL")
-#: PAPER.md, CASIA-B Rank-1 under top+bottom occlusion (supplementary), GaitBase at full width.
+#: Gupta & Chellappa, WACV 2025 (arXiv 2501.15666), supplementary: CASIA-B Rank-1 under top+bottom
+#: occlusion, GaitBase at full width.
 PAPER = {
     "Baseline-1": (22.76, 20.45, 10.03),
     "Baseline-2": (31.35, 24.56, 13.98),
@@ -29,7 +30,7 @@ PAPER = {
     "Mimic": (69.42, 57.12, 37.35),
 }
 PAPER_RP_MIMIC = (0.71, 0.61, 0.48)
-#: PAPER.md ablations (GREW, GaitBase, Rank-1), for the direction of each effect.
+#: The same paper's ablations (GREW, GaitBase, Rank-1), for the direction of each effect.
 PAPER_ABLATIONS = {
     "mimic-l2": ("L2 KD (same instance only)", 20.43),
     "mimic-xe": ("MiCKD + cross-entropy", 20.22),

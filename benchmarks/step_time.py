@@ -5,8 +5,10 @@ batch, GaitBase student forward and backward with VEN guidance (frozen VEN forwa
 teacher forward on the holistic batch, MiCKD loss, SGD step. Reported: the median seconds per step
 over --steps timed steps (after one warm-up step) and the peak resident memory of the process.
 
-Published reference (PAPER.md, same machine class): 2.13 s at 32x32, 16-32-64-128, 8 x 4 x 30;
-63.9 s at 64x64 full width (64-128-256-512), 4 x 4 x 30.
+Reference: the authors' published implementation of this step (Gupta & Chellappa, WACV 2025,
+arXiv 2501.15666, public code), timed by the team on a 2-core machine of this class: 2.13 s at
+32x32, 16-32-64-128, 8 x 4 x 30; 63.9 s at 64x64 full width (64-128-256-512), 4 x 4 x 30. That
+timing is not reproducible from this repository yet (issue 18 asks for a --ref benchmark).
 
     python benchmarks/step_time.py --input 32 --channels 16,32,64,128 --ids 8 --per-id 4 --frames 30 --steps 3
 """
