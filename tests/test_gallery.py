@@ -226,3 +226,19 @@ def test_embed_writes_npz_and_parquet(setup, tmp_path):
     assert cli.main(["embed", "--model", str(setup / "teacher"), "--data", str(setup / "data"), "--types",
                      "nm-03", "--out", str(tmp_path / "e.parquet"), "--no-progress"]) == 0
     assert pq.read_table(tmp_path / "e.parquet").num_rows == 16
+
+
+def test_enrol_never_takes_over_a_file_that_is_not_a_gallery(setup, tmp_path, capsys):
+    import sqlite3
+
+    empty = tmp_path / "notes.txt"
+    empty.touch()
+    foreign = tmp_path / "other.db"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE t (x)")
+    for path, message in ((empty, "not a mimicgait gallery"), (foreign, "SQLite database but not"),
+                          (tmp_path, "is a directory")):
+        before = path.read_bytes() if path.is_file() else None
+        assert enrol(setup, path, "--subjects", "001") == 2
+        assert message in capsys.readouterr().err
+        assert (path.read_bytes() if path.is_file() else None) == before

@@ -39,16 +39,33 @@ CREATE INDEX IF NOT EXISTS sequences_identity ON sequences(identity);
 FORMAT = "mimicgait-gallery/1"
 
 
+def _header(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(16)
+
+
 class Gallery:
     """An open gallery database; use as a context manager or call `close`."""
 
     def __init__(self, path: str | Path, create: bool = False) -> None:
         self.path = Path(path)
-        if not create and not self.path.is_file():
+        if self.path.is_dir():
+            raise UserError(f"--gallery {self.path} is a directory; give a file name such as gallery.db")
+        existed = self.path.exists()
+        if existed and _header(self.path) != b"SQLite format 3\x00":
+            # sqlite3 would take an empty or foreign file over as a new database: never touch it
+            raise UserError(f"--gallery {self.path} exists and is not a mimicgait gallery; "
+                            "choose another name")
+        if not create and not existed:
             raise UserError(f"--gallery {self.path} does not exist; enrol identities first "
                             "(mimicgait gallery enroll --gallery FILE ...)")
         try:
             self.db = sqlite3.connect(self.path, timeout=30.0)
+            tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if existed and "meta" not in tables:  # checked before anything is written to it
+                self.db.close()
+                raise UserError(f"--gallery {self.path} is an SQLite database but not a mimicgait gallery; "
+                                "choose another name")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.executescript(SCHEMA)
