@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     fmt = args.format or ("onnx" if out.suffix.lower() == ".onnx" else "pt")
     check_output_file(out, args.force, "--out")
     if fmt == "onnx":
-        from mimicgait.deploy.onnx_export import require, sidecar_path
+        from mimicgait.deploy.onnx_export import export_onnx, parity, require, sidecar_path
 
         check_output_file(sidecar_path(out), args.force, "--out sidecar")
         for module in ("onnx", "onnxscript", "onnxruntime"):
@@ -56,8 +56,6 @@ def run(args: argparse.Namespace) -> int:
         if fmt == "pt":
             write_atomic(out, lambda f: torch.save(payload, f))
         else:
-            from mimicgait.deploy.onnx_export import export_onnx, parity, sidecar_path
-
             sidecar = export_onnx(payload, out)
             summary["lengths_input"] = sidecar["lengths_input"]
             summary["parity"] = parity(payload, out)

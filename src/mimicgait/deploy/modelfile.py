@@ -149,14 +149,9 @@ def model_payload(checkpoint: str | Path, inference: str | None = None) -> dict[
         },
     }
     model = build_from_payload(out, "export")  # proves the file will load before it is written
-    probe = torch.zeros(1, 2, *out["input"]["frame_size"])
-    probe[:, :, probe.shape[2] // 4 : -probe.shape[2] // 4, probe.shape[3] // 3 : -probe.shape[3] // 3] = 1
-    from mimicgait.engine.preprocess import Preprocess
-
-    with torch.no_grad():
-        emb = model.embed(Preprocess.from_spec(out["input"]["preprocess"])(probe))  # [1, C, P]
-    out["embedding"] = {"channels": int(emb.shape[1]), "parts": int(emb.shape[2]), "layout": "[N, C, P]",
-                        "metric": "euc"}
+    encoder = model.student if spec["kind"] == "mimic" else model.encoder  # every kind embeds [N, C, P]
+    out["embedding"] = {"channels": int(encoder.out_channels), "parts": int(encoder.parts),
+                        "layout": "[N, C, P]", "metric": "euc"}
     out["fingerprint"] = fingerprint(out)
     return out
 
