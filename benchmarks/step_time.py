@@ -25,8 +25,8 @@ import time
 import torch
 
 from mimicgait.data.occlusion import OcclusionPolicy, occlude_batch
+from mimicgait.engine.augment import random_flip
 from mimicgait.engine.host_memory import reuse_freed_memory
-from mimicgait.engine.preprocess import random_flip
 from mimicgait.engine.trainer import step_generator
 from mimicgait.losses import MiCKDLoss
 from mimicgait.models import BNNeckHead, GaitRecognizer, MimicNet, VisibilityEstimator, create_encoder

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from mimicgait.engine import checkpoint as ckpt
-from mimicgait.engine.preprocess import Preprocess, random_flip
+from mimicgait.engine.augment import random_flip
+from mimicgait.engine.preprocess import Preprocess
 from mimicgait.engine.trainer import learning_rate
 from mimicgait.errors import UserError
 

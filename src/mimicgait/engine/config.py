@@ -45,7 +45,12 @@ DEFAULTS: dict[str, Any] = {
         "frames": {"mode": "range", "frames": 30, "min_frames": 20, "max_frames": 40, "ordered": True},
         "min_frames": 1,
         "workers": 0,
-        "flip": 0.5,  # probability of a horizontal flip per sequence
+        # per-sequence augmentation (engine/augment.py), probabilities; all frames of a sequence alike
+        "flip": 0.5,  # horizontal flip
+        "rotate": 0.0,  # rotation, uniform in [-rotate_degrees, rotate_degrees]
+        "rotate_degrees": 10.0,
+        "perspective": 0.0,  # perspective warp: each corner moves up to this share of the half-size
+        "perspective_distortion": 0.1,
     },
     "occlusion": {
         "kinds": {"top": 0.5, "bottom": 0.5},  # free-form: kind -> probability; the rest is 'none'

@@ -1,4 +1,4 @@
-"""Turning stored silhouettes into what an encoder sees: crop, resize and (training only) flips.
+"""Turning stored silhouettes into what an encoder sees: crop and resize (augmentation: engine/augment.py).
 
 Data is stored at its normalised size (64x64 for CASIA-B); encoders may be built smaller (32x22 at
 CPU scale) or for OpenGait's 64x44 crop. `Preprocess` does that on the training device for a whole
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -72,12 +71,3 @@ class Preprocess:
         size = spec.get("size")
         return cls(spec.get("crop", "none"), tuple(size) if size is not None else None)
 
-
-def random_flip(sils: Tensor, probability: float, generator: torch.Generator | None = None) -> Tensor:
-    """Mirror whole sequences left-right with `probability` each: [N, S, H, W] -> same shape."""
-    if probability <= 0:
-        return sils
-    n = sils.shape[0]
-    flip = torch.rand(n, generator=generator, device=generator.device if generator else "cpu") < probability
-    flip = flip.to(sils.device)[:, None, None, None]  # [N, 1, 1, 1]
-    return torch.where(flip, sils.flip(-1), sils)

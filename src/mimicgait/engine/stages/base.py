@@ -1,7 +1,7 @@
 """What every training stage provides to the trainer.
 
 A stage owns the trainable module (what the optimiser updates, DDP wraps and the checkpoint
-stores), turns a collated batch into inputs on the device (flip, occlusion, preprocessing), computes
+stores), turns a collated batch into inputs on the device (augmentation, occlusion, preprocessing), computes
 the loss, and describes its model as a plain spec. Anything that can be checked before the first
 step (frozen parts of the wrong architecture or input size, a VEN for other occlusion kinds, a
 batch that cannot be filled) is checked in the constructor.
@@ -15,9 +15,10 @@ import torch
 from torch import Tensor, nn
 
 from mimicgait.data.occlusion import OcclusionPolicy, occlude_batch
+from mimicgait.engine.augment import Augment
 from mimicgait.engine.config import ConfigError
 from mimicgait.engine.data import TrainingData
-from mimicgait.engine.preprocess import Preprocess, random_flip
+from mimicgait.engine.preprocess import Preprocess
 from mimicgait.errors import UserError
 
 Logs = dict[str, Tensor | float]
@@ -63,6 +64,13 @@ class Stage:
         self.frame_size = tuple(int(x) for x in data.train.frame_size)
         self.input_size = self.preprocess.output_size(self.frame_size)
         self.policy = occlusion_policy(config["occlusion"]) if self.occluded else None
+        self.augment = Augment(
+            flip=float(data_cfg["flip"]),
+            rotate=float(data_cfg["rotate"]),
+            rotate_degrees=float(data_cfg["rotate_degrees"]),
+            perspective=float(data_cfg["perspective"]),
+            perspective_distortion=float(data_cfg["perspective_distortion"]),
+        )
 
     @classmethod
     def check_config(cls, config: dict[str, Any]) -> None:
@@ -95,11 +103,12 @@ class Stage:
         return {"name": model_cfg["encoder"], **kwargs}
 
     def inputs(self, batch: dict[str, Tensor], generator: torch.Generator) -> dict[str, Tensor]:
-        """Flip, then (if this stage occludes) occlusion on the stored binary frames, then preprocessing.
+        """Augmentation, then (if this stage occludes) occlusion on the stored binary frames, then
+        preprocessing: the holistic and occluded inputs of a sequence are warped alike.
 
         -> {'holistic' float [N, S, h, w], 'occluded' (occluding stages), 'kind' [N], 'amount' [N]}.
         """
-        sils = random_flip(batch["sils"], float(self.config["data"].get("flip", 0.0)), generator)
+        sils = self.augment(batch["sils"], generator)
         out = {"holistic": self.preprocess(sils)}
         if self.policy is not None:
             kind, amount = self.policy.sample(sils.shape[0], generator)
