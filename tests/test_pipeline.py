@@ -168,3 +168,21 @@ def test_interrupted_stage_is_resumed(config_file, data_dir, tmp_path):
     records = [json.loads(line) for line in (run / "teacher" / "log.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in records if r.get("resumed")] == [2]
     assert train_jobs(config, data_dir, run, sets) == {"teacher": "skipped"}
+
+
+def test_seeds_average_the_papers_protocol_over_occlusion_draws(config_file, data_dir, tmp_path):
+    import statistics
+
+    run = tmp_path / "run"
+    sets = ["pipeline.stages=[teacher]", "pipeline.variants={}", "pipeline.eval.seeds=3"]
+    run_pipeline(load_config(config_file), data_dir, run, sets, progress=False)
+    paper = json.loads((run / "reports" / "baseline1.json").read_text())
+    assert paper["seeds"] == [0, 1, 2] and [s["seed"] for s in paper["per_seed"]] == [0, 1, 2]
+    draws = [s["metrics"]["rank1.NM"] for s in paper["per_seed"]]
+    assert paper["metrics"]["rank1.NM"] == pytest.approx(statistics.mean(draws))
+    assert paper["metrics_std"]["rank1.NM"] == pytest.approx(statistics.stdev(draws))
+    # the other settings are one draw (the first seed): holistic gallery, holistic input
+    for name in ("baseline1-holistic-gallery", "teacher-holistic"):
+        report = json.loads((run / "reports" / f"{name}.json").read_text())
+        assert "seeds" not in report and report["seed"] == 0
+    assert "±" in (run / "summary.md").read_text()

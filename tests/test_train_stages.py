@@ -9,6 +9,7 @@ import torch
 from test_engine_utils import make_dataset, tiny_config
 
 from mimicgait import cli
+from mimicgait.engine.build import build_model
 from mimicgait.engine.checkpoint import load_checkpoint, load_for_inference
 from mimicgait.engine.logging import read_log
 from mimicgait.engine.run import train
@@ -182,3 +183,24 @@ def test_baseline_can_start_from_the_teacher(runs, tmp_path):
     with pytest.raises(UserError, match="baseline.teacher"):
         STAGES["baseline"]({**wide, "_run_dir": str(tmp_path / "bl2")},
                            load_data(str(runs / "data"), wide["data"]), torch.device("cpu"))
+
+
+def test_occ_aware_from_the_teacher_starts_out_as_the_teacher(runs, tmp_path):
+    """baseline.init=teacher for Occlusion-Aware: encoder and head are the teacher's and the fusion
+    passes the encoder's features through, so the fresh network embeds exactly as the teacher."""
+    from mimicgait.engine.data import load_data
+    from mimicgait.engine.stages import STAGES
+
+    config = tiny_config("baseline.init=teacher", f"baseline.teacher={runs / 'teacher'}")
+    config = {**config, "_run_dir": str(tmp_path / "oa")}
+    data = load_data(str(runs / "data"), config["data"])
+    stage = STAGES["occ-aware"](config, data, torch.device("cpu"))
+    teacher, _ = load_checkpoint(runs / "teacher")
+    net = build_model(teacher["model_spec"])
+    net.load_state_dict(teacher["state_dict"])
+    x = torch.rand(2, 6, *stage.input_size)
+    stage.module.eval()
+    net.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(stage.module.embed(x), net.embed(x))
+    assert stage.checkpoint_extra()["init"]["teacher"]["sha256"]

@@ -163,7 +163,8 @@ def job_config(
     cfg = merge(config, expand(per_stage.get(job.stage), f"pipeline.overrides.{job.stage}"))
     cfg = apply_overrides(cfg, overrides)
     cfg = merge(cfg, job.settings)
-    if job.stage == "baseline" and cfg["baseline"]["init"] == "teacher" and not cfg["baseline"]["teacher"]:
+    if (job.stage in ("baseline", "occ-aware") and cfg["baseline"]["init"] == "teacher"
+            and not cfg["baseline"]["teacher"]):
         cfg["baseline"]["teacher"] = str(run_dir / "teacher")
     if job.stage == "mimic":
         for key in ("teacher", "ven"):
@@ -278,8 +279,18 @@ def eval_subjects(config: Mapping[str, Any], source) -> list[str]:
     return val
 
 
+def _seeds(config: Mapping[str, Any], item: Evaluation) -> list[int]:
+    """The occlusion seeds of a report: `pipeline.eval.seeds` draws for the paper's protocol
+    (probes and gallery occluded), the first draw for the others."""
+    ev = config["pipeline"]["eval"]
+    draws = int(ev.get("seeds", 1)) if item.occluded and item.gallery == "same" else 1
+    return [int(ev["seed"]) + i for i in range(draws)]
+
+
 def _settings(config: Mapping[str, Any], item: Evaluation, subjects: Sequence[str]) -> dict[str, Any]:
     ev = config["pipeline"]["eval"]
+    seeds = _seeds(config, item)
+    extra = {"seeds": seeds} if len(seeds) > 1 else {}
     return {
         "protocol": config["val"]["protocol"],
         "occlusion": ev["occlusion"] if item.occluded else "none",
@@ -290,6 +301,7 @@ def _settings(config: Mapping[str, Any], item: Evaluation, subjects: Sequence[st
         "max_frames": ev.get("max_frames"),
         "amp": ev.get("amp", "none"),
         "subjects": list(subjects),
+        **extra,
     }
 
 
@@ -316,7 +328,7 @@ def evaluate_jobs(
     from mimicgait.engine.checkpoint import load_for_inference, resolve_checkpoint
     from mimicgait.eval.evaluate import EmbeddingCache, check_input_size, evaluate
     from mimicgait.eval.protocols import build_protocol
-    from mimicgait.eval.report import write_report
+    from mimicgait.eval.report import combine_seeds, write_report
 
     ev = config["pipeline"]["eval"]
     device = resolve_device(ev.get("device") or config["train"].get("device", "auto"))
@@ -346,13 +358,16 @@ def evaluate_jobs(
         model, meta = models[key]
         check_input_size(meta.get("input_size"), store.frame_size, str(checkpoint))
         log.info("evaluating %s (%s)", item.name, item.label)
-        report = evaluate(
-            autocast_embed(model.embed, settings["amp"], device), store, protocol,
-            occlusion=settings["occlusion"], gallery_occlusion=item.gallery,
-            seed=settings["seed"], metric=settings["metric"], batch_size=int(ev["batch_size"]),
-            max_frames=settings["max_frames"], progress=progress,
-            cache=caches.setdefault(key, {}),
-        )
+        report = combine_seeds([
+            evaluate(
+                autocast_embed(model.embed, settings["amp"], device), store, protocol,
+                occlusion=settings["occlusion"], gallery_occlusion=item.gallery,
+                seed=seed, metric=settings["metric"], batch_size=int(ev["batch_size"]),
+                max_frames=settings["max_frames"], progress=progress,
+                cache=caches.setdefault(key, {}),
+            )
+            for seed in _seeds(config, item)
+        ])
         report = {
             "label": item.label,
             "checkpoint": str(checkpoint),
@@ -409,7 +424,9 @@ def _table(rows: Sequence[tuple[str, Mapping[str, Any]]], holistic: Mapping[str,
     header = ["method"] + keys + ([f"{ratio_name} {k}" for k in keys] if holistic else [])
     body = []
     for label, report in rows:
-        line = [label] + [fmt(report["metrics"].get(k)) for k in keys]
+        std = report.get("metrics_std") or {}
+        line = [label] + [fmt(report["metrics"].get(k)) + (f" ± {fmt(std[k])}" if k in std else "")
+                          for k in keys]
         if holistic:
             for k in keys:
                 value, base = report["metrics"].get(k), holistic["metrics"].get(k)
@@ -436,7 +453,7 @@ def summarise(config: Mapping[str, Any], reports: Mapping[str, Mapping[str, Any]
         f"# MimicGait pipeline: {run_dir}",
         "",
         f"Data {data_dir}, {len(subjects)} evaluation subjects ({span}), protocol {any_report['protocol']}, "
-        f"occlusion {ev['occlusion']} (seed {ev['seed']}), metric {ev['metric']}. Rank-1 in %; "
+        f"occlusion {ev['occlusion']} ({_seed_text(ev)}), metric {ev['metric']}. Rank-1 in %; "
         "RP = occluded Rank-1 / the teacher's holistic Rank-1.",
     ]
     paper = _select(reports, items, "same")
@@ -456,6 +473,14 @@ def summarise(config: Mapping[str, Any], reports: Mapping[str, Mapping[str, Any]
         parts += ["", "## Every metric (as `mimicgait compare`)", "",
                   compare_markdown(columns, [("teacher", dict(teacher))] if teacher is not None else [])]
     return "\n".join(parts) + "\n"
+
+
+def _seed_text(ev: Mapping[str, Any]) -> str:
+    first, draws = int(ev["seed"]), int(ev.get("seeds", 1))
+    if draws == 1:
+        return f"seed {first}"
+    return (f"the paper's protocol: mean ± sample std over seeds {first}-{first + draws - 1}; "
+            f"the other tables: seed {first}")
 
 
 def _select(

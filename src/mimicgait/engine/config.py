@@ -132,6 +132,9 @@ DEFAULTS: dict[str, Any] = {
             "split": None,  # a partition split ('test', 'train') instead of subjects
             "occlusion": "top,bottom",
             "seed": 0,
+            # occlusion draws (seeds seed, seed+1, ...) for the paper's protocol (probes and gallery
+            # occluded): reports hold their mean, sample std and each draw's metrics
+            "seeds": 1,
             "metric": "euc",
             "batch_size": 8,
             "max_frames": None,
@@ -249,6 +252,8 @@ def check_values(config: Mapping[str, Any], where: str = "config") -> None:
     if size is not None:
         _need(isinstance(size, (list, tuple)) and len(size) == 2 and all(_is_int(v) and v >= 1 for v in size),
               "data.input_size", size, "two positive integers [H, W] (or null: the data's frame size)", where)
+    seeds = (config.get("pipeline") or {}).get("eval", {}).get("seeds", 1)
+    _need(_is_int(seeds) and seeds >= 1, "pipeline.eval.seeds", seeds, "a whole number >= 1", where)
     for key in ("ids_per_batch", "seqs_per_id", "min_frames", "workers"):
         value = data.get(key)
         low = 0 if key == "workers" else 1

@@ -144,3 +144,23 @@ def format_report(report: dict[str, Any]) -> str:
     for w in [*(report.get("warnings") or []), *reliability_warnings(report)]:
         parts.append(f"\nwarning: {w}")
     return "\n".join(parts)
+
+
+def combine_seeds(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One report from the same evaluation under several occlusion seeds: the first report with
+    `metrics` the mean over seeds, `metrics_std` their sample standard deviation, `seeds` and
+    `per_seed` (each seed's metrics). A single report is returned unchanged."""
+    import statistics
+
+    if len(reports) == 1:
+        return reports[0]
+    keys = [k for k, v in reports[0]["metrics"].items()
+            if isinstance(v, (int, float)) and all(r["metrics"].get(k) is not None for r in reports)]
+    values = {k: [float(r["metrics"][k]) for r in reports] for k in keys}
+    return {
+        **reports[0],
+        "metrics": {k: statistics.mean(v) for k, v in values.items()},
+        "metrics_std": {k: statistics.stdev(v) for k, v in values.items()},
+        "seeds": [r["seed"] for r in reports],
+        "per_seed": [{"seed": r["seed"], "metrics": r["metrics"]} for r in reports],
+    }

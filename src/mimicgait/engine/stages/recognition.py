@@ -1,4 +1,5 @@
-"""Recognition stages: the holistic teacher, Baseline-2 on occluded data, and the Occlusion-Aware baseline.
+"""Recognition stages: the holistic teacher, Baseline-2 on occluded data, and the Occlusion-Aware baseline
+(both baselines optionally starting from a trained teacher).
 
 All three train with the GaitBase recipe: part-wise batch-all triplet loss on the embeddings plus
 label-smoothed cross-entropy on the BNNeck logits. Baseline-2 is the same model fed occluded
@@ -77,37 +78,40 @@ class TeacherStage(Stage):
         )
 
 
-class BaselineStage(TeacherStage):
-    """Baseline-2: the same recogniser trained on occluded sequences; with `baseline.init: teacher`
-    it starts from a trained teacher's weights (the fair control for a mimic student initialised
-    from that teacher: same start, same data, only the loss differs)."""
+class FromTeacher:
+    """What Baseline-2 and Occlusion-Aware share: `baseline.init: teacher` starts them from a trained
+    teacher (`baseline.teacher`) instead of a fresh network, the fair control for a mimic student
+    initialised from that teacher (same start, same data, only the method differs). The checkpoint
+    records which teacher."""
 
-    name = "baseline"
-    occluded = True
+    config: dict[str, Any]
+    init_file: Path | None = None
 
-    def __init__(self, config: dict[str, Any], data, device: torch.device) -> None:
-        super().__init__(config, data, device)
-        self.init_file = None
-        init = config["baseline"]["init"]
-        if init == "teacher":
-            self.init_file = self._load_teacher(config["baseline"]["teacher"])
-        elif init != "fresh":
+    def init_from_teacher(self) -> None:
+        init = self.config["baseline"]["init"]
+        if init == "fresh":
+            return
+        if init != "teacher":
             raise UserError(f"baseline.init must be 'fresh' or 'teacher', got {init!r}")
-
-    def _load_teacher(self, where: str | None):
-        from mimicgait.engine.checkpoint import load_checkpoint, load_weights
+        from mimicgait.engine.checkpoint import load_checkpoint
         from mimicgait.engine.stages.mimic import _find
 
+        where = self.config["baseline"]["teacher"]
         if not where:
             raise UserError("baseline.init=teacher needs baseline.teacher: a teacher run directory or "
                             "checkpoint (--set baseline.teacher=RUN_DIR)")
         payload, file = load_checkpoint(_find(where, self.config, "baseline.teacher"), "baseline.teacher")
-        if payload["model_spec"] != self.model_spec():
+        spec = payload["model_spec"]
+        ours = self.model_spec()
+        if any(spec.get(key) != ours[key] for key in ("encoder", "num_classes", "preprocess")):
             raise UserError(f"baseline.teacher {file} is a {payload['stage']} model of another "
                             "architecture, input size or subject count than this baseline; base the config "
                             "on the teacher's")
-        load_weights(self.module, payload["state_dict"], file)
-        return file
+        self.load_teacher(payload["state_dict"], file)
+        self.init_file = file
+
+    def load_teacher(self, state_dict: dict[str, Tensor], file: Path) -> None:
+        raise NotImplementedError
 
     def checkpoint_extra(self) -> dict[str, Any]:
         if self.init_file is None:
@@ -116,12 +120,32 @@ class BaselineStage(TeacherStage):
 
         return {"init": {"teacher": relative_reference(self.init_file, Path(self.config["_run_dir"]))}}
 
+
+class BaselineStage(FromTeacher, TeacherStage):
+    """Baseline-2: the same recogniser trained on occluded sequences (from a teacher: `FromTeacher`)."""
+
+    name = "baseline"
+    occluded = True
+
+    def __init__(self, config: dict[str, Any], data, device: torch.device) -> None:
+        super().__init__(config, data, device)
+        self.init_from_teacher()
+
+    def load_teacher(self, state_dict: dict[str, Tensor], file: Path) -> None:
+        from mimicgait.engine.checkpoint import load_weights
+
+        load_weights(self.module, state_dict, file)
+
     def _input(self, x: dict[str, Tensor]) -> Tensor:
         return x["occluded"]
 
 
-class OccAwareStage(TeacherStage):
-    """Occlusion-Aware (WACV 2024): a classification-only occlusion detector fused into the embedding."""
+class OccAwareStage(FromTeacher, TeacherStage):
+    """Occlusion-Aware (WACV 2024): a classification-only occlusion detector fused into the embedding.
+
+    From a teacher (`FromTeacher`) the encoder and BNNeck head are the teacher's and the fusion
+    starts as the identity on the encoder's features (the detector's weighted 0), so the network
+    starts out computing the teacher's embedding; the detector starts fresh."""
 
     name = "occ-aware"
     occluded = True
@@ -130,6 +154,20 @@ class OccAwareStage(TeacherStage):
         super().__init__(config, data, device)
         self.occ_ce = nn.CrossEntropyLoss()
         self.occ_weight = float(config["loss"]["occlusion_ce_weight"])
+        self.init_from_teacher()
+
+    def load_teacher(self, state_dict: dict[str, Tensor], file: Path) -> None:
+        from mimicgait.engine.checkpoint import load_weights
+
+        net = self.module
+        for part in ("encoder", "head"):
+            prefix = f"{part}."
+            load_weights(getattr(net, part), {k[len(prefix):]: v for k, v in state_dict.items()
+                                              if k.startswith(prefix)}, file)
+        with torch.no_grad():
+            c = net.fusion.out_channels
+            net.fusion.weight.zero_()  # [p, c + D, c]
+            net.fusion.weight[:, :c, :] = torch.eye(c)
 
     def model_spec(self) -> dict[str, Any]:
         return {
