@@ -171,7 +171,8 @@ def tries_tables(tries: Path, teacher: list[float | None]) -> tuple[list[str], d
         diffs = paired(report, ref) if name != "try-ref" else [None] * 3
         rp = ratio(rank1(report), teacher)[0]
         change = describe((variants.get(name) or {}).get("set"), common)
-        return ([f"`{name}`", change, str(steps), f"{minutes:.1f}"] + with_spread(report) + [fmt_diff(d) for d in diffs] + [fmt(rp)])
+        return ([f"`{name}`", change, str(steps), f"{minutes:.1f}"] + with_spread(report)
+                + [fmt_diff(d) for d in diffs] + [fmt(rp)])
 
     adopted = {}
     body = []
