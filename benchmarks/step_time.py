@@ -6,9 +6,8 @@ teacher forward on the holistic batch, MiCKD loss, SGD step. Reported: the media
 over --steps timed steps (after one warm-up step) and the peak resident memory of the process.
 
 Reference: the authors' published implementation of this step (Gupta & Chellappa, WACV 2025,
-arXiv 2501.15666, public code), timed by the team on a 2-core machine of this class: 2.13 s at
-32x32, 16-32-64-128, 8 x 4 x 30; 63.9 s at 64x64 full width (64-128-256-512), 4 x 4 x 30. That
-timing is not reproducible from this repository yet (issue 18 asks for a --ref benchmark).
+arXiv 2501.15666, public code): `benchmarks/reference_step.py --ref CHECKOUT` times it on the same
+work in the same run as this step.
 
     python benchmarks/step_time.py --input 32 --channels 16,32,64,128 --ids 8 --per-id 4 --frames 30 --steps 3
 """
@@ -21,6 +20,7 @@ import resource
 import statistics
 import sys
 import time
+from collections.abc import Callable
 
 import torch
 
@@ -50,12 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.malloc == "reuse":
-        reuse_freed_memory(force=True)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+def mimic_step(args: argparse.Namespace) -> tuple[Callable[[int], float], torch.nn.Module]:
+    """(step(i) -> seconds of one timed training step on a fresh random batch, the mimic network)."""
     torch.manual_seed(0)
     channels = tuple(int(c) for c in args.channels.split(","))
     size = (args.input, args.input)
@@ -92,6 +88,18 @@ def main(argv: list[str] | None = None) -> int:
         optimizer.step()
         return time.perf_counter() - start
 
+    return step, model
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.malloc == "reuse":
+        reuse_freed_memory(force=True)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    channels = tuple(int(c) for c in args.channels.split(","))
+    size = (args.input, args.input)
+    step, model = mimic_step(args)
     step(0)  # warm-up: first-call allocations and kernel selection
     times = [step(i + 1) for i in range(args.steps)]
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
