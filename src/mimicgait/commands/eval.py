@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate, print the Markdown summary, write JSON and figures as asked; returns the exit code."""
     from mimicgait.eval.evaluate import check_input_size, evaluate
     from mimicgait.eval.protocols import build_protocol
-    from mimicgait.eval.report import check_report_path, format_report, write_report
+    from mimicgait.eval.report import check_report_path, format_report, with_provenance, write_report
     from mimicgait.io import check_output_dir
 
     if args.json_out:  # output paths are checked before the evaluation, not after it
@@ -129,21 +129,11 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed, metric=args.metric, batch_size=args.batch_size, max_frames=args.max_frames,
         progress=not args.no_progress,
     )
-    report = {
-        "label": args.label,
-        "checkpoint": str(args.checkpoint),
-        "data": str(args.data),
-        "subjects": sorted(set(store.subjects.tolist())),
-        "meta": {
-            "stage": meta.get("stage"),
-            "backbone": meta.get("backbone"),
-            "inference": meta.get("inference", args.inference),
-            "fingerprint": meta.get("fingerprint"),
-            "device": meta.get("device"),
-            "input_size": list(store.frame_size),
-        },
-        **report,
-    }
+    report = with_provenance(
+        report, label=args.label, checkpoint=str(args.checkpoint), data=str(args.data),
+        subjects=store.subjects.tolist(), meta={"inference": args.inference, **meta},
+        frame_size=store.frame_size, model_keys=("stage", "backbone", "inference", "fingerprint", "device"),
+    )
     print(format_report(report))
     if args.json_out:
         log.info("report written to %s", write_report(report, args.json_out))

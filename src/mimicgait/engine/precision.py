@@ -8,10 +8,13 @@ So 'auto' resolves to 'bf16' only when the device has native support, and to 'no
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torch import Tensor
 
+from mimicgait.engine.config import ConfigError
 from mimicgait.errors import UserError
 
 AMP_MODES = ("none", "bf16", "fp16", "auto")
@@ -49,3 +52,26 @@ def resolve_amp(amp: str, device: torch.device, where: str = "train.amp") -> str
     if amp == "auto":
         return "bf16" if native_bf16(device) else "none"
     return amp
+
+
+def eval_amp(amp: str, device: torch.device, where: str = "pipeline.eval.amp") -> str:
+    """The precision embedding runs in: 'none', 'bf16' or 'auto' (checked; `ConfigError` naming
+    `where` otherwise) resolved on `device` to 'bf16' or 'none'."""
+    if amp not in ("none", "bf16", "auto"):
+        raise ConfigError(f"{where} must be 'none', 'bf16' or 'auto', got {amp!r}")
+    return resolve_amp(amp, device, where)
+
+
+def autocast_embed(embed: Callable[..., Tensor], amp: str, device: torch.device | str | None = None,
+                   where: str = "pipeline.eval.amp") -> Callable[..., Tensor]:
+    """`embed` run under bfloat16 autocast on `device` (default the CPU) when `eval_amp` resolves to
+    bf16, else unchanged; the embeddings come back as float32."""
+    device = torch.device(device or "cpu")
+    if eval_amp(amp, device, where) == "none":
+        return embed
+
+    def run(sils: Tensor, lengths: Tensor) -> Tensor:
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            return embed(sils, lengths).float()
+
+    return run

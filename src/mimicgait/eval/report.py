@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -163,4 +164,19 @@ def combine_seeds(reports: list[dict[str, Any]]) -> dict[str, Any]:
         "metrics_std": {k: statistics.stdev(v) for k, v in values.items()},
         "seeds": [r["seed"] for r in reports],
         "per_seed": [{"seed": r["seed"], "metrics": r["metrics"]} for r in reports],
+    }
+
+
+def with_provenance(report: dict[str, Any], *, label: str | None, checkpoint: str, data: str,
+                    subjects: Sequence[str], meta: dict[str, Any], frame_size: Sequence[int],
+                    model_keys: Sequence[str] = ("stage", "backbone", "inference")) -> dict[str, Any]:
+    """`evaluate`'s report with what it scored: label, model and data paths, subjects, and the
+    model's `meta` entries named by `model_keys` (plus the frames' size) under 'meta'."""
+    return {
+        "label": label,
+        "checkpoint": checkpoint,
+        "data": data,
+        "subjects": sorted(set(subjects)),
+        "meta": {**{key: meta.get(key) for key in model_keys}, "input_size": list(frame_size)},
+        **report,
     }

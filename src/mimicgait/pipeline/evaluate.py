@@ -1,0 +1,197 @@
+"""The pipeline's reports: which ones, on which subjects, under which settings, cached by settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mimicgait.errors import UserError
+from mimicgait.pipeline.plan import LABELS, job_config, plan
+
+log = logging.getLogger(__name__)
+
+#: Report stem and label of each inference mode of the mimic network.
+MIMIC_MODES = {
+    "guided": ("mimic", "Mimic"),
+    "student": ("mimic-student", "Mimic (student)"),
+    "routed": ("mimic-routed", "Mimic (routed)"),
+}
+
+
+@dataclass
+class Evaluation:
+    """One report: which job's model, in which inference mode, under which occlusion."""
+
+    name: str
+    job: str
+    label: str
+    occluded: bool
+    gallery: str = "same"  # 'same': gallery occluded too (the paper); 'none': holistic gallery
+    inference: str | None = None  # mimic: 'guided' or 'student'
+
+
+def evaluations(config: Mapping[str, Any], run_dir: Path) -> list[Evaluation]:
+    """The reports this pipeline produces, given which jobs it has."""
+    jobs = plan(config)
+    names = {j.name for j in jobs}
+    out: list[Evaluation] = []
+    if "teacher" in names:
+        out.append(Evaluation("teacher-holistic", "teacher", "Teacher (holistic)", occluded=False))
+    for job in ("teacher", "baseline", "occ-aware"):
+        if job in names:
+            out += [
+                Evaluation(_report_name(job), job, LABELS[job], occluded=True),
+                Evaluation(f"{_report_name(job)}-holistic-gallery", job, LABELS[job], True, "none"),
+            ]
+    if "mimic" in names:
+        mimic_job = next(j for j in jobs if j.name == "mimic")
+        guided = bool(job_config(dict(config), mimic_job, run_dir)["mimic"]["guidance"])
+        modes = ["guided", "student", "routed"] if guided else ["student"]
+        for mode in modes:
+            stem, label = MIMIC_MODES[mode]
+            out += [
+                Evaluation(stem, "mimic", label, True, "same", mode),
+                Evaluation(f"{stem}-holistic-gallery", "mimic", label, True, "none", mode),
+                Evaluation(f"{stem}-holistic", "mimic", f"{label} (holistic)", False, "same", mode),
+            ]
+    for job in jobs:
+        if job.variant and job.stage != "ven":
+            out.append(Evaluation(job.name, job.name, job.name, occluded=True))
+    return out
+
+
+def _report_name(job: str) -> str:
+    return {"teacher": "baseline1", "baseline": "baseline2"}.get(job, job)
+
+
+def eval_subjects(config: Mapping[str, Any], source) -> list[str]:
+    """Subjects to evaluate on: pipeline.eval.subjects, else its split, else the data's test split
+    when the partition has one and all its subjects are in the data, else data.val_subjects.
+
+    So a recipe tuned on a validation split (data.val_subjects, held out of training) reports on
+    that split when run on the training subjects alone, and on the test split when run on the whole
+    dataset, without a change."""
+    from mimicgait.data.partition import parse_subjects, split_subjects
+
+    ev = config["pipeline"]["eval"]
+    if ev.get("subjects"):
+        return parse_subjects(ev["subjects"], "pipeline.eval.subjects") or []
+    if ev.get("split"):
+        if source.partition is None:
+            raise UserError(f"pipeline.eval.split={ev['split']!r} but {source.root} has no partition file; "
+                             "set pipeline.eval.subjects instead")
+        return split_subjects(source.partition, ev["split"], source.subjects())
+    test = list((source.partition or {}).get("TEST_SET") or [])
+    if test and set(test) <= set(source.subjects()):
+        return test
+    val = parse_subjects(config["data"].get("val_subjects"), "data.val_subjects")
+    if not val:
+        raise UserError(
+            "the pipeline has no subjects to evaluate on: set data.val_subjects (held out of training), "
+            "pipeline.eval.subjects or pipeline.eval.split in the config, or give data with a "
+            "partition file whose TEST_SET subjects are present"
+        )
+    return val
+
+
+def _seeds(config: Mapping[str, Any], item: Evaluation) -> list[int]:
+    """The occlusion seeds of a report: `pipeline.eval.seeds` draws for the paper's protocol
+    (probes and gallery occluded), the first draw for the others."""
+    ev = config["pipeline"]["eval"]
+    draws = int(ev.get("seeds", 1)) if item.occluded and item.gallery == "same" else 1
+    return [int(ev["seed"]) + i for i in range(draws)]
+
+
+def _settings(config: Mapping[str, Any], item: Evaluation, subjects: Sequence[str]) -> dict[str, Any]:
+    ev = config["pipeline"]["eval"]
+    seeds = _seeds(config, item)
+    extra = {"seeds": seeds} if len(seeds) > 1 else {}
+    return {
+        "protocol": config["val"]["protocol"],
+        "occlusion": ev["occlusion"] if item.occluded else "none",
+        "gallery": item.gallery if item.occluded else "none",
+        "seed": int(ev["seed"]),
+        "metric": ev["metric"],
+        "inference": item.inference,
+        "max_frames": ev.get("max_frames"),
+        "amp": ev.get("amp", "none"),
+        "subjects": list(subjects),
+        **extra,
+    }
+
+
+def _cached(path: Path, checkpoint: Path, settings: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The report at `path` if it was made with these settings after `checkpoint` was written."""
+    from mimicgait.eval.report import load_report
+
+    if not path.is_file() or path.stat().st_mtime < checkpoint.stat().st_mtime:
+        return None
+    try:
+        report = load_report(path)
+    except ValueError:
+        return None
+    return report if (report.get("pipeline") or {}).get("settings") == settings else None
+
+
+def evaluate_jobs(
+    config: dict[str, Any], data_dir: str | Path, run_dir: Path, progress: bool = True
+) -> dict[str, dict[str, Any]]:
+    """Write every report of `evaluations` to RUN_DIR/reports (reusing up-to-date ones); returns them."""
+    from mimicgait.data.sources import open_source
+    from mimicgait.data.store import SequenceStore
+    from mimicgait.deploy.recognizer import resolve_device
+    from mimicgait.engine.checkpoint import load_for_inference, resolve_checkpoint
+    from mimicgait.engine.precision import autocast_embed
+    from mimicgait.eval.evaluate import EmbeddingCache, check_input_size, evaluate
+    from mimicgait.eval.protocols import build_protocol
+    from mimicgait.eval.report import combine_seeds, with_provenance, write_report
+
+    ev = config["pipeline"]["eval"]
+    device = resolve_device(ev.get("device") or config["train"].get("device", "auto"))
+    source = open_source(data_dir, partition=config["data"].get("partition"))
+    subjects = eval_subjects(config, source)
+    store = None
+    protocol = build_protocol(config["val"]["protocol"])
+    reports: dict[str, dict[str, Any]] = {}
+    # per model (job, inference mode): loaded once, and its embedding passes shared by its reports
+    models: dict[tuple[str, str | None], tuple[Any, dict[str, Any]]] = {}
+    caches: dict[tuple[str, str | None], EmbeddingCache] = {}
+    for item in evaluations(config, run_dir):
+        checkpoint = resolve_checkpoint(run_dir / item.job, f"pipeline job {item.job}")
+        settings = _settings(config, item, subjects)
+        path = run_dir / "reports" / f"{item.name}.json"
+        report = _cached(path, checkpoint, settings)
+        if report is not None:
+            log.info("report %s is up to date", path)
+            reports[item.name] = report
+            continue
+        if store is None:
+            store = SequenceStore.from_source(source, subjects=subjects, packed=True, min_frames=1)
+            log.info("evaluating on %s", store)
+        key = (item.job, item.inference)
+        if key not in models:
+            models[key] = load_for_inference(checkpoint, inference=item.inference, device=device)
+        model, meta = models[key]
+        check_input_size(meta.get("input_size"), store.frame_size, str(checkpoint))
+        log.info("evaluating %s (%s)", item.name, item.label)
+        report = combine_seeds([
+            evaluate(
+                autocast_embed(model.embed, settings["amp"], device), store, protocol,
+                occlusion=settings["occlusion"], gallery_occlusion=item.gallery,
+                seed=seed, metric=settings["metric"], batch_size=int(ev["batch_size"]),
+                max_frames=settings["max_frames"], progress=progress,
+                cache=caches.setdefault(key, {}),
+            )
+            for seed in _seeds(config, item)
+        ])
+        report = {
+            **with_provenance(report, label=item.label, checkpoint=str(checkpoint), data=str(data_dir),
+                              subjects=store.subjects.tolist(), meta=meta, frame_size=store.frame_size),
+            "pipeline": {"name": item.name, "job": item.job, "settings": settings},
+        }
+        write_report(report, path)
+        reports[item.name] = report
+    return reports

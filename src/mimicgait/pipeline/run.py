@@ -1,0 +1,67 @@
+"""`run_pipeline`: check everything, train, evaluate, summarise, plot."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mimicgait.engine.config import apply_overrides, check_values, save_config
+from mimicgait.engine.precision import eval_amp
+from mimicgait.io import make_output_dir, os_errors
+from mimicgait.pipeline.evaluate import eval_subjects, evaluate_jobs
+from mimicgait.pipeline.plan import check_pipeline_dir, job_config, plan
+from mimicgait.pipeline.plots import plot_reports
+from mimicgait.pipeline.summary import summarise
+from mimicgait.pipeline.train import BeforeJob, train_jobs
+
+
+def run_pipeline(
+    config: dict[str, Any],
+    data_dir: str | Path,
+    run_dir: str | Path,
+    overrides: Sequence[str] = (),
+    progress: bool | None = None,
+    before_job: BeforeJob | None = None,
+    own_entries: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Train, evaluate, compare. `config` is `load_config(file)` without the overrides, which are given
+    separately so that they apply after `pipeline.overrides`. `progress` (if not None) turns every
+    stage's and evaluation's progress bar on or off; `before_job` see `train_jobs`; `own_entries`
+    names files the caller keeps in `run_dir` (the demo's data and pictures), which the check of
+    `run_dir` then accepts. Returns {'jobs': status, 'reports': paths, 'summary': Markdown}."""
+    run_dir = Path(run_dir)
+    config = copy.deepcopy(config)
+    if progress is not None:
+        config["train"]["progress"] = bool(progress)
+    resolved = apply_overrides(config, overrides)
+    jobs = plan(resolved)  # a bad pipeline section, or no subjects to evaluate on, refused before training
+    check_pipeline_dir(run_dir, data_dir, [job.name for job in jobs], own_entries)
+    from mimicgait.engine.run import STAGES
+
+    names = [job.name for job in jobs]
+    for job in jobs:  # every job's settings, before the first one trains
+        cfg = job_config(config, job, run_dir, overrides, names)
+        check_values(cfg, where=f"pipeline job {job.name}")
+        STAGES[job.stage].check_config(cfg)
+    from mimicgait.data.sources import open_source
+
+    eval_subjects(resolved, open_source(data_dir, partition=resolved["data"].get("partition")))
+    eval_amp(resolved["pipeline"]["eval"].get("amp", "none"), torch.device("cpu"))
+    make_output_dir(run_dir, "--out")
+    with os_errors(run_dir / "pipeline.yaml", "--out"):
+        save_config(resolved, run_dir / "pipeline.yaml")
+    status = train_jobs(config, data_dir, run_dir, overrides, before_job)
+    show = bool(resolved["train"].get("progress", True)) if progress is None else progress
+    reports = evaluate_jobs(resolved, data_dir, run_dir, progress=show)
+    summary = summarise(resolved, reports, run_dir, data_dir)
+    (run_dir / "summary.md").write_text(summary)
+    plot_reports(reports, resolved, run_dir)
+    return {
+        "jobs": status,
+        "reports": {name: str(run_dir / "reports" / f"{name}.json") for name in reports},
+        "summary": summary,
+    }

@@ -1,0 +1,50 @@
+"""Training a pipeline's jobs in order, skipping finished ones and resuming interrupted ones."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from mimicgait.engine.checkpoint import FINAL_NAME, LAST_NAME
+from mimicgait.engine.config import apply_overrides
+from mimicgait.pipeline.plan import Job, job_config, plan
+
+log = logging.getLogger(__name__)
+
+#: Called with (job, its config) just before the job trains; returns the config to train with.
+BeforeJob = Callable[[Job, dict[str, Any]], dict[str, Any]]
+
+
+def train_jobs(
+    config: dict[str, Any],
+    data_dir: str | Path,
+    run_dir: Path,
+    overrides: Sequence[str] = (),
+    before_job: BeforeJob | None = None,
+) -> dict[str, str]:
+    """Train every job that has no model.pt yet; returns {job: 'trained' | 'resumed' | 'skipped'}.
+
+    `before_job` may adjust a job's config at the last moment (the demo sizes each stage's
+    iterations from its measured step time)."""
+    from mimicgait.engine.run import train
+
+    jobs = plan(apply_overrides(config, overrides))
+    names = [j.name for j in jobs]
+    status = {}
+    for i, job in enumerate(jobs, 1):
+        out = run_dir / job.name
+        if (out / FINAL_NAME).is_file():
+            log.info("[%d/%d] %s: %s exists, skipping", i, len(jobs), job.name, out / FINAL_NAME)
+            status[job.name] = "skipped"
+            continue
+        resume = (out / LAST_NAME).is_file()
+        log.info("[%d/%d] %s: %s stage%s -> %s", i, len(jobs), job.name, job.stage,
+                 " (resuming)" if resume else "", out)
+        cfg = job_config(config, job, run_dir, overrides, names)
+        if before_job is not None:
+            cfg = before_job(job, cfg)
+        train(job.stage, cfg, data_dir, out, resume=resume)
+        status[job.name] = "resumed" if resume else "trained"
+    return status
