@@ -69,23 +69,12 @@ def setup(device: str = "auto", timeout_s: float | None = None) -> tuple[DistInf
     return info, chosen
 
 
-def current() -> DistInfo:
-    """Rank and world size of an initialised process group, else the single-process default."""
-    if dist.is_available() and dist.is_initialized():
-        return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
-    return DistInfo()
-
-
 def wrap(module: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:
     """DDP around the trainable module when distributed, the module itself otherwise."""
     if not info.enabled:
         return module
     ids = [device.index] if device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(module, device_ids=ids)
-
-
-def unwrap(module: nn.Module) -> nn.Module:
-    return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
 
 
 def mean_across(values: dict[str, float], info: DistInfo, device: torch.device) -> dict[str, float]:

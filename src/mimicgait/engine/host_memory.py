@@ -3,14 +3,15 @@
 PyTorch allocates CPU tensors with the C library's malloc. glibc serves large requests (activations
 of a frame-level CNN are tens to hundreds of MB) with a fresh `mmap` each time and unmaps them on
 free, so every training step faults its working set in again, page by page, and the kernel zeroes
-each page. On a 2-core CPU that was about a fifth of a bf16 mimic step at quarter width (0.99 vs
-0.80 s, benchmarks/step_time.py --malloc system / reuse). `reuse_freed_memory` tells glibc to
+each page (`benchmarks/step_time.py --malloc system` against `reuse` measures what that costs).
+`reuse_freed_memory` tells glibc to
 serve every request from its heap and never trim it: after the first step the same memory is
 reused, the way PyTorch's CUDA caching allocator reuses device memory. The cost: the memory is not
-returned to the OS until the process ends, and heap fragmentation raises the peak (by 18-48 % in
-docs/training.md's step-time table).
+returned to the OS until the process ends, and heap fragmentation raises the peak (docs/training.md's
+step-time table).
 
-The `mimicgait` command and the trainer call it; `MIMICGAIT_MALLOC=system` in the environment
+It changes the whole process, so only entry points call it: the `mimicgait` command does (Python
+callers of `engine.run.train` may call it themselves); `MIMICGAIT_MALLOC=system` in the environment
 leaves malloc as it is. Only glibc (Linux) has these knobs; elsewhere this is a no-op.
 """
 

@@ -32,7 +32,6 @@ from mimicgait.engine.checkpoint import (
     set_rng_state,
 )
 from mimicgait.engine.data import training_batches
-from mimicgait.engine.host_memory import reuse_freed_memory
 from mimicgait.engine.logging import RunLogger
 from mimicgait.engine.precision import resolve_amp
 from mimicgait.engine.stages.base import Stage
@@ -91,10 +90,9 @@ class Trainer:
         self.device = stage.device
         self.train_cfg, self.optim_cfg = config["train"], config["optim"]
         self.validate = validate if validate is not None else stage.validate
-        reuse_freed_memory()  # engine.host_memory: no page faults for each step's activations
         self.module = stage.module.to(self.device)
         if self.train_cfg.get("channels_last", True):
-            # Same numbers, faster convolution kernels (measured 1.2-2.7x on a 2-core CPU for GaitBase).
+            # Same numbers, faster convolution kernels (benchmarks/step_time.py --layout).
             self.module.to(memory_format=torch.channels_last)
         self.params = [p for p in self.module.parameters() if p.requires_grad]
         self.optimizer = build_optimizer(self.params, self.optim_cfg)

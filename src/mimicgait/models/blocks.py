@@ -100,7 +100,7 @@ class FramePacker:
         if (x.dim() == 4 and not self.dense and not x.is_contiguous()
                 and x.is_contiguous(memory_format=torch.channels_last)):
             # Reduce the [M, h, w, c] view that matches memory: a max over whole contiguous frames
-            # instead of a strided one, which was over ten times slower for channels-last features.
+            # instead of a strided one, which is much slower for channels-last features.
             channels_last = x.permute(0, 2, 3, 1)  # [M, h, w, c]
             return self.unpack(channels_last, float("-inf")).amax(dim=1).permute(0, 3, 1, 2)  # [N, c, h, w]
         return self.unpack(x, float("-inf")).amax(dim=1)
@@ -199,7 +199,7 @@ class SeparateFCs(nn.Module):
 class MaxPool2x2(nn.MaxPool2d):
     """`nn.MaxPool2d(2)`; without autograd on the CPU it takes the elementwise max of the four 2x2
     phases instead: the same values, without the int64 argmax indices the CPU kernel writes even
-    when no gradient is wanted (three times slower on the VEN's 32-channel 32x32 layer). With
+    when no gradient is wanted (which dominates the VEN's wide early layers). With
     autograd it is the stock kernel, so training gradients are unchanged."""
 
     def __init__(self) -> None:

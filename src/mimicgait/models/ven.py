@@ -61,10 +61,6 @@ class VisibilityEstimator(nn.Module):
         """Per-sequence guidance feature: mean of frame deltas over valid frames, [N, S, H, W] -> [N, D]."""
         return self.backbone.sequence_features(sils, lengths)
 
-    def spec(self) -> dict[str, int]:
-        """Constructor kwargs, for checkpoints."""
-        return {"num_classes": self.num_classes, "feature_dim": self.feature_dim}
-
 
 class OcclusionDetector(nn.Module):
     """The Occlusion-Aware baseline's detector: the same CNN with a type classifier only."""

@@ -46,7 +46,6 @@ class VENStage(Stage):
             "kind": "ven",
             "classes": list(self.policy.classes),
             "feature_dim": int(self.config["ven"]["feature_dim"]),
-            "input_size": list(self.input_size),
             "preprocess": self.preprocess.spec(),
         }
 

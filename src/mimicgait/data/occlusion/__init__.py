@@ -1,0 +1,81 @@
+"""Synthetic occlusions of silhouette sequences, as MimicGait trains and evaluates with them.
+
+Kinds are named after the region hidden (x = the amount, a fraction of the frame dimension):
+
+- `top`: the top x of the frame is hidden: the bottom (1 - x) of the height is kept and resized
+  back to H x W, then re-binarised (a detector that boxes only the visible part);
+- `bottom`: the bottom x is hidden: the top (1 - x) is kept, resized back, re-binarised;
+- `middle`: a horizontal band of height x, centred vertically, is zeroed (no resize);
+- `patch`: a black patch (height x, width w, both drawn from R) anchored at the bottom edge moves
+  left-to-right or right-to-left at `speed` px/frame; `amount` is its height fraction;
+- `pole`: a full-height black bar of width x (drawn from Rt) moving the same way; `amount` is its
+  width fraction;
+- `changing`: `top` for the first half of the frames and `bottom` for the second (or the reverse
+  when `reverse`); the half is `T // 2` (frames `t < T // 2` are the first half);
+- `none`.
+
+Exact resize without floating point. Resizing a crop of h rows back to H rows with the half-pixel
+-centre bilinear convention (OpenCV INTER_LINEAR, PyTorch `align_corners=False`) reads output row i
+at source coordinate s = (i + 0.5) h / H - 0.5, clamped at 0, and blends rows floor(s) and
+floor(s) + 1 (clamped at h - 1) with weight frac(s). On binary frames, thresholding that blend at
+half the value range picks row floor(s) when frac(s) < 0.5 and the next row when frac(s) > 0.5:
+whole rows, so the resize is a row gather. At an exact tie (frac(s) = 0.5) the blend is exactly
+half the range, which is *below* the threshold (127.5 < 128 on 0..255 frames), so the output pixel
+is foreground only where both rows are: the minimum of the two rows. (OpenCV's fixed-point uint8
+arithmetic rounds that 127.5 up to 128, the one place it disagrees with a float resize.) Ties need
+2H to divide (2i + 1) h, which never happens when H is a power of two (e.g. 64). All of it is
+integer arithmetic on 2H s = (2i + 1) h - H, so results are identical on every backend. The width
+is never resized (scale 1 is the identity under this convention).
+
+Pixel counts (documented rounding, half up, computed in float64):
+  kept crop height h = clamp(floor((1 - x) H + 0.5), 1, H); middle band and patch height
+  = floor(x H + 0.5); patch and pole width = floor(w W + 0.5); the middle band starts at row
+  (H - band) // 2. A moving patch's left edge at frame t is floor(q t / 1024) for left-to-right
+  (starting flush with the left border) and W - width - floor(q t / 1024) for right-to-left, with
+  q = round(1024 speed): the speed is quantised to 1/1024 px/frame so positions are exact integers.
+  Parts of a patch outside the frame are simply not drawn.
+
+Frames may be bool, uint8 {0, 1} or {0, 255}, or float {0, 1}: the operations only copy rows,
+take minima and write zeros, so the output keeps the input's dtype and value convention.
+
+Modules: `rules` (kinds, parameters, pixel arithmetic), `sequence` (one sequence, NumPy),
+`batch` (a whole batch, torch), `policy` (training and evaluation draws).
+"""
+
+from __future__ import annotations
+
+from mimicgait.data.occlusion.batch import BatchOcclusion, draw_batch, occlude_batch, occlude_batch_with
+from mimicgait.data.occlusion.policy import OcclusionPolicy, eval_draw, eval_occlusion
+from mimicgait.data.occlusion.rules import (
+    AMOUNT_RANGE,
+    KINDS,
+    POLE_RANGE,
+    SPEED_RANGE,
+    SPEED_SCALE,
+    Occlusion,
+    check_kind,
+    draw_occlusion,
+    resize_rows,
+)
+from mimicgait.data.occlusion.sequence import apply_occlusion, occlude
+
+__all__ = [
+    "AMOUNT_RANGE",
+    "BatchOcclusion",
+    "KINDS",
+    "Occlusion",
+    "OcclusionPolicy",
+    "POLE_RANGE",
+    "SPEED_RANGE",
+    "SPEED_SCALE",
+    "apply_occlusion",
+    "check_kind",
+    "draw_batch",
+    "draw_occlusion",
+    "eval_draw",
+    "eval_occlusion",
+    "occlude",
+    "occlude_batch",
+    "occlude_batch_with",
+    "resize_rows",
+]

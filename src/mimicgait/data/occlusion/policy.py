@@ -1,0 +1,133 @@
+"""Drawing occlusions: the training policy (kind by probability, per sequence) and the seeded,
+order-independent draws of evaluation."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+
+from mimicgait.data.occlusion.rules import AMOUNT_RANGE, POLE_RANGE, Occlusion, check_kind, draw_occlusion
+from mimicgait.data.occlusion.sequence import occlude
+from mimicgait.errors import UserError
+
+
+class OcclusionPolicy:
+    """One occlusion kind per sequence, mutually exclusive, each with its probability.
+
+    `OcclusionPolicy({'top': 0.5, 'bottom': 0.5})`; what the probabilities leave is `none`.
+    `classes` is `('none', *kinds with p > 0 in the given order)`; class indices refer to it.
+    Calling it on one sequence returns (occluded, holistic, class index, amount; 0 for none).
+    """
+
+    def __init__(
+        self,
+        probabilities: Mapping[str, float],
+        amount_range: tuple[float, float] = AMOUNT_RANGE,
+        pole_range: tuple[float, float] = POLE_RANGE,
+    ) -> None:
+        for kind, p in probabilities.items():
+            check_kind(kind)
+            if not p >= 0:
+                raise UserError(f"occlusion probability of {kind!r} must be >= 0, got {p}")
+        total = float(sum(p for k, p in probabilities.items() if k != "none"))
+        if total > 1.0 + 1e-9:
+            raise UserError(
+                f"occlusion probabilities sum to {total:.6g} > 1 ({dict(probabilities)}); "
+                "lower them so that the rest (at most 1) goes to 'none'"
+            )
+        for name, (lo, hi) in (("amount_range", amount_range), ("pole_range", pole_range)):
+            if not 0.0 <= lo <= hi < 1.0:
+                raise UserError(f"{name} must satisfy 0 <= low <= high < 1, got {(lo, hi)}")
+        self.amount_range = (float(amount_range[0]), float(amount_range[1]))
+        self.pole_range = (float(pole_range[0]), float(pole_range[1]))
+        kinds = [k for k, p in probabilities.items() if k != "none" and p > 0]
+        self.classes: tuple[str, ...] = ("none", *kinds)
+        probs = [float(probabilities[k]) for k in kinds]
+        self.probabilities: tuple[float, ...] = (max(0.0, 1.0 - sum(probs)), *probs)  # per class
+        self._cumulative = np.cumsum(self.probabilities) / sum(self.probabilities)
+
+    def __repr__(self) -> str:
+        pairs = ", ".join(f"{k!r}: {p:.3g}" for k, p in zip(self.classes, self.probabilities, strict=True))
+        return f"OcclusionPolicy({{{pairs}}}, amount_range={self.amount_range})"
+
+    def draw(self, rng: np.random.Generator | None = None) -> Occlusion:
+        """Draw one sequence's occlusion (kind by probability, then its random choices)."""
+        rng = np.random.default_rng() if rng is None else rng
+        index = min(int(np.searchsorted(self._cumulative, rng.random(), side="right")), len(self.classes) - 1)
+        return draw_occlusion(self.classes[index], rng, None, self.amount_range, self.pole_range)
+
+    def __call__(
+        self, frames: np.ndarray, rng: np.random.Generator | None = None
+    ) -> tuple[np.ndarray, np.ndarray, int, float]:
+        """(occluded, holistic, class index into `classes`, amount) for one sequence `[T, H, W]`."""
+        occ = self.draw(rng)
+        return occlude(frames, occ), frames, self.classes.index(occ.kind), occ.amount
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draw kinds and amounts for a batch: (class index LongTensor [n], amount FloatTensor [n]).
+
+        Draws on the generator's device (CPU by default). Amounts are 0 for `none`; the pole's come
+        from `pole_range`, the others' from `amount_range`.
+        """
+        device = generator.device if generator is not None else torch.device("cpu")
+        probs = torch.tensor(self.probabilities, dtype=torch.float64, device=device)
+        kind = (
+            torch.multinomial(probs, n, replacement=True, generator=generator)
+            if n
+            else probs.new_zeros(0, dtype=torch.long)
+        )  # [n]
+        u = torch.rand(n, generator=generator, device=device, dtype=torch.float64)  # [n]
+        is_pole = torch.tensor([c == "pole" for c in self.classes], device=device)[kind]
+        lo = torch.where(is_pole, self.pole_range[0], self.amount_range[0])
+        hi = torch.where(is_pole, self.pole_range[1], self.amount_range[1])
+        amount = torch.where(kind == 0, 0.0, lo + (hi - lo) * u)
+        return kind, amount.float()
+
+
+def _stable_seed(*parts: object) -> int:
+    """A 64-bit seed from a stable hash of `parts` (never Python's per-process salted hash())."""
+    text = "\x1f".join(str(p) for p in parts).encode("utf-8")
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
+
+
+def eval_draw(
+    kinds: Sequence[str],
+    seed: int,
+    key: tuple,
+    role: str,
+    amount_range: tuple[float, float] = AMOUNT_RANGE,
+    pole_range: tuple[float, float] = POLE_RANGE,
+) -> Occlusion:
+    """The evaluation occlusion of one sequence, a pure function of (seed, key, role).
+
+    The kind is drawn uniformly from `kinds`, then its amount and motion. The RNG is seeded from a
+    blake2b hash of the arguments, so the draw does not depend on loading order, batch
+    composition, worker count or process.
+    """
+    if not kinds:
+        raise UserError("evaluation occlusion needs at least one kind, e.g. ('top', 'bottom')")
+    for kind in kinds:
+        check_kind(kind)
+    rng = np.random.default_rng(_stable_seed("mimicgait-eval-occlusion", seed, *key, role))
+    kind = kinds[int(rng.integers(len(kinds)))]
+    return draw_occlusion(kind, rng, None, amount_range, pole_range)
+
+
+def eval_occlusion(
+    frames: np.ndarray,
+    kinds: Sequence[str],
+    seed: int,
+    key: tuple,
+    role: str,
+    amount_range: tuple[float, float] = AMOUNT_RANGE,
+) -> tuple[np.ndarray, str, float]:
+    """Reproducible evaluation occlusion: (occluded frames, kind, amount).
+
+    Key = (subject, condition, view) and role = 'probe' or 'gallery' in the paper's protocol, where
+    probe and gallery are occluded independently. See `eval_draw`.
+    """
+    occ = eval_draw(kinds, seed, key, role, amount_range)
+    return occlude(frames, occ), occ.kind, occ.amount

@@ -1,0 +1,119 @@
+"""The occlusion kinds, their parameters and the pixel arithmetic both implementations share
+(see the package docstring for the rules)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from mimicgait.errors import UserError
+
+KINDS: tuple[str, ...] = ("none", "top", "bottom", "middle", "patch", "pole", "changing")
+#: Default amount range R (fraction of the frame height / patch size) and pole width range Rt.
+AMOUNT_RANGE: tuple[float, float] = (0.4, 0.6)
+POLE_RANGE: tuple[float, float] = (0.2, 0.4)
+#: Patch speed range Rs in pixels per frame.
+SPEED_RANGE: tuple[float, float] = (0.5, 1.0)
+#: Speeds are held as integer multiples of 1 / SPEED_SCALE px/frame.
+SPEED_SCALE = 1024
+_SPEED_SHIFT = 10  # log2(SPEED_SCALE): positions use a shift, exact for non-negative integers
+
+_KIND_INDEX = {k: i for i, k in enumerate(KINDS)}
+_TOP, _BOTTOM, _MIDDLE, _PATCH, _POLE, _CHANGING = (
+    _KIND_INDEX[k] for k in ("top", "bottom", "middle", "patch", "pole", "changing")
+)
+
+
+@dataclass(frozen=True)
+class Occlusion:
+    """Every random choice of one sequence's occlusion; `occlude` applies it deterministically.
+
+    `amount`: hidden fraction (height for top/bottom/middle/changing/patch, width for pole).
+    `width`: the patch's width fraction (patch only). `speed`: px/frame (patch, pole).
+    `reverse`: right-to-left motion (patch, pole) or bottom-first (changing).
+    """
+
+    kind: str
+    amount: float = 0.0
+    width: float = 0.0
+    speed: float = 0.0
+    reverse: bool = False
+
+    def __post_init__(self) -> None:
+        check_kind(self.kind)
+        if not 0.0 <= self.amount < 1.0:
+            raise UserError(f"occlusion amount must lie in [0, 1), got {self.amount}")
+        if not 0.0 <= self.width <= 1.0:
+            raise UserError(f"patch width fraction must lie in [0, 1], got {self.width}")
+        if self.speed < 0:
+            raise UserError(f"patch speed must be >= 0 px/frame, got {self.speed}")
+
+
+def check_kind(kind: str) -> str:
+    """Return `kind` if it is a known occlusion kind, else raise naming the valid ones."""
+    if kind not in _KIND_INDEX:
+        raise UserError(f"unknown occlusion kind {kind!r}; choose from {', '.join(KINDS)}")
+    return kind
+
+
+def draw_occlusion(
+    kind: str,
+    rng: np.random.Generator | None = None,
+    amount: float | None = None,
+    amount_range: tuple[float, float] = AMOUNT_RANGE,
+    pole_range: tuple[float, float] = POLE_RANGE,
+) -> Occlusion:
+    """Draw the random choices of one occlusion of `kind` (amount from the range unless given)."""
+    check_kind(kind)
+    if kind == "none":
+        return Occlusion("none")
+    rng = np.random.default_rng() if rng is None else rng
+    if amount is None:
+        amount = float(rng.uniform(*(pole_range if kind == "pole" else amount_range)))
+    if kind in ("patch", "pole"):
+        width = float(rng.uniform(*amount_range)) if kind == "patch" else 0.0
+        speed = float(rng.uniform(*SPEED_RANGE))
+        return Occlusion(kind, float(amount), width, speed, bool(rng.random() < 0.5))
+    return Occlusion(kind, float(amount), reverse=kind == "changing" and bool(rng.random() < 0.5))
+
+
+# -- pixel arithmetic shared by both implementations ---------------------------------------------
+def _round_half_up(x: float) -> int:
+    return int(math.floor(x + 0.5))
+
+
+def _crop_rows(amount: float, height: int) -> int:
+    """Rows kept by a top/bottom occlusion: round-half-up of (1 - x) H, at least one."""
+    return min(max(_round_half_up((1.0 - amount) * height), 1), height)
+
+
+def _span(fraction: float, size: int) -> int:
+    """Pixels covered by a band or patch of `fraction` of `size`."""
+    return min(max(_round_half_up(fraction * size), 0), size)
+
+
+def _speed_q(speed: float) -> int:
+    return int(round(speed * SPEED_SCALE))
+
+
+def resize_rows(crop: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Source rows (a, b) of each output row when `crop` rows are resized to `height` and thresholded.
+
+    Output row i equals min(row a[i], row b[i]) of the crop; a == b except at exact ties. Works
+    elementwise on arrays of `crop` too (numpy or torch integer tensors), broadcasting with rows.
+    """
+    i = np.arange(height)
+    return _rows(i, np.asarray(crop), height, np.minimum, np.where)
+
+
+def _rows(i, crop, height, minimum, where):
+    """Integer form of the half-pixel bilinear source coordinate (see module docstring)."""
+    num = (2 * i + 1) * crop - height  # 2H * source coordinate
+    lo = num // (2 * height)  # floor(s); -1 where s < 0
+    rem = num - lo * (2 * height)  # 2H * frac(s)
+    hi = minimum(lo + 1, crop - 1)
+    # rem > H: next row; rem < H: this row; rem == H: a tie, min of both. s < 0 has lo = -1 and
+    # rem > H, so it takes hi = row 0: the clamp at the top edge comes for free.
+    return where(rem > height, hi, lo), where(rem >= height, hi, lo)
