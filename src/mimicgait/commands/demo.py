@@ -104,11 +104,10 @@ def prepare_data(
 
 def draw_occlusions(data: Path, path: Path, seed: int) -> Path:
     """OUT/occlusions.png: a few sequences under every occlusion kind (`mimicgait occlusion show`)."""
-    from mimicgait.commands.occlusion import SHOWN_KINDS, run_show
+    from mimicgait.commands.occlusion import SHOWN_KINDS, show_occlusions
 
-    run_show(argparse.Namespace(data=str(data), out=str(path), sequences=2, frames=6, seed=seed,
-                                amount=None, kinds=list(SHOWN_KINDS), scale=2, force=True))
-    return path
+    return show_occlusions(data, path, sequences=2, frames=6, seed=seed, kinds=SHOWN_KINDS, scale=2,
+                           force=True)
 
 
 # -- sizing the stages to the budget ---------------------------------------------------------------
@@ -116,25 +115,23 @@ def seconds_per_step(
     stage: str, config: dict[str, Any], data_dir: str | Path, steps: int = TIMED_STEPS
 ) -> float:
     """Seconds one training step of `stage` takes, timed over `steps` steps after a warm-up step."""
-    import torch
 
+    from mimicgait.deploy.recognizer import resolve_device
     from mimicgait.engine.data import load_data, training_batches
     from mimicgait.engine.stages import STAGES
     from mimicgait.engine.trainer import Trainer
 
-    wanted = str(config["train"].get("device", "auto"))
-    device = torch.device("cuda" if wanted == "auto" and torch.cuda.is_available() else
-                          "cpu" if wanted == "auto" else wanted)
+    device = resolve_device(str(config["train"].get("device", "auto")))
     data = load_data(str(data_dir), config["data"])
     with tempfile.TemporaryDirectory() as tmp:
         cfg = {**config, "_run_dir": tmp}
         trainer = Trainer(STAGES[stage](cfg, data, device), cfg, tmp)
         batches = training_batches(data.train, cfg["data"], int(cfg["seed"]))
         trainer.module.train()
-        trainer.step(trainer.module, trainer._to_device(next(batches)))  # warm-up
+        trainer.step(trainer.module, trainer.to_device(next(batches)))  # warm-up
         started = time.perf_counter()
         for _ in range(steps):
-            trainer.step(trainer.module, trainer._to_device(next(batches)))
+            trainer.step(trainer.module, trainer.to_device(next(batches)))
         return (time.perf_counter() - started) / steps
 
 

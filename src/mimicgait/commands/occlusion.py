@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -57,32 +58,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_show(args: argparse.Namespace) -> int:
     """Render the requested image; returns the exit code."""
+    show_occlusions(args.data, args.out, sequences=args.sequences, frames=args.frames, seed=args.seed,
+                    amount=args.amount, kinds=args.kinds, scale=args.scale, force=args.force)
+    return 0
+
+
+def show_occlusions(data: str | Path, out: str | Path, sequences: int = 3, frames: int = 6, seed: int = 0,
+                    amount: float | None = None, kinds: Sequence[str] = SHOWN_KINDS, scale: int = 1,
+                    force: bool = False) -> Path:
+    """Draw `sequences` sequences of `data` holistic beside every occlusion kind into `out` (.png: a
+    grid of `frames` frames per sequence; .gif: an animation); returns `out`."""
     from mimicgait.data.occlusion import check_kind
 
-    out = Path(args.out)
+    out = Path(out)
     if out.suffix.lower() not in (".png", ".gif"):
         raise UserError(f"--out {out}: use a file name ending in .png or .gif")
-    for name, value in (("--sequences", args.sequences), ("--frames", args.frames), ("--scale", args.scale)):
+    for name, value in (("--sequences", sequences), ("--frames", frames), ("--scale", scale)):
         if value < 1:
             raise UserError(f"{name} must be at least 1, got {value}")
-    if args.amount is not None and not 0.0 <= args.amount < 1.0:
-        raise UserError(f"--amount must lie in [0, 1), got {args.amount}")
-    kinds = tuple(check_kind(k) for k in args.kinds)
-    check_output_file(out, force=getattr(args, "force", False), what="--out")
-    records = _pick_records(args.data, args.sequences)
-    shown = [_occlusions(r, kinds, args.seed, args.amount) for r in records]
+    if amount is not None and not 0.0 <= amount < 1.0:
+        raise UserError(f"--amount must lie in [0, 1), got {amount}")
+    kinds = tuple(check_kind(k) for k in kinds)
+    check_output_file(out, force=force, what="--out")
+    records = _pick_records(str(data), sequences)
+    shown = [_occlusions(r, kinds, seed, amount) for r in records]
     make_output_dir(out.parent, "--out")
     if out.suffix.lower() == ".png":
-        image = _png_grid(records, shown, kinds, args.frames)
-        pictures = [_to_pil(image, args.scale)]
+        image = _png_grid(records, shown, kinds, frames)
+        pictures = [_to_pil(image, scale)]
         save = {"optimize": True}
     else:
-        pictures = [_to_pil(f, args.scale) for f in _gif_frames(records, shown, kinds)]
+        pictures = [_to_pil(f, scale) for f in _gif_frames(records, shown, kinds)]
         save = {"save_all": True, "append_images": pictures[1:], "duration": 80, "loop": 0, "optimize": True}
     fmt = out.suffix.lower().lstrip(".").upper()
     write_atomic(out, lambda f: pictures[0].save(f, format=fmt, **save))
     log.info("wrote %s (%d sequences x %d kinds)", out, len(records), len(kinds))
-    return 0
+    return out
 
 
 def _pick_records(data: str, count: int) -> list:

@@ -7,15 +7,14 @@ import json
 import os
 
 from mimicgait.commands._options import add_overrides
-
-STAGE_NAMES = ("teacher", "ven", "baseline", "occ-aware", "mimic")
+from mimicgait.engine.config import STAGE_NAMES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `train` sub-command."""
     p = subparsers.add_parser(
         "train",
-        help="train one stage (teacher, ven, baseline, occ-aware, mimic) from a YAML config",
+        help=f"train one stage ({', '.join(STAGE_NAMES)}) from a YAML config",
         description="Train one stage into a run directory (config.yaml, log.jsonl, checkpoints/last.pt, "
         "model.pt). Under `torchrun --nproc_per_node=N` the same command trains with DDP.",
     )

@@ -148,6 +148,9 @@ DEFAULTS: dict[str, Any] = {
     },
 }
 
+#: The training stages, in the order a pipeline trains them (`engine.stages.STAGES` implements them).
+STAGE_NAMES: tuple[str, ...] = ("teacher", "ven", "baseline", "occ-aware", "mimic")
+
 #: Paths of maps whose keys are not checked here.
 FREE_FORM = {
     ("model", "encoder_kwargs"),

@@ -160,7 +160,8 @@ class Trainer:
         dtype = torch.bfloat16 if self.amp == "bf16" else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
 
-    def _to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
+    def to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """A collated batch with its tensors on the training device."""
         return {
             k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()
         }
@@ -259,7 +260,7 @@ class Trainer:
         val_metrics = None
         try:
             while self.iteration < total:
-                batch = self._to_device(next(batches))
+                batch = self.to_device(next(batches))
                 values = self.step(model, batch)
                 for k, v in values.items():
                     window[k] = window.get(k, 0.0) + v

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mimicgait.engine.config import ConfigError, apply_overrides, check, merge
+from mimicgait.engine.config import STAGE_NAMES, ConfigError, apply_overrides, check, merge
 from mimicgait.errors import UserError
 from mimicgait.io import check_output_dir, check_own_directory
 
-STAGE_ORDER = ("teacher", "ven", "baseline", "occ-aware", "mimic")
+STAGE_ORDER = STAGE_NAMES
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 #: Column labels of the jobs the paper names.

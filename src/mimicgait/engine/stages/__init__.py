@@ -1,4 +1,4 @@
-"""Training stages by name: teacher, ven, baseline, occ-aware, mimic."""
+"""Training stages by name, in `engine.config.STAGE_NAMES` order: teacher, ven, baseline, occ-aware, mimic."""
 
 from __future__ import annotations
 
