@@ -20,10 +20,19 @@ def test_builtin_name_and_base_chain_resolve():
     )
 
 
-def test_every_builtin_config_loads():
-    for name in builtin_configs():
-        cfg = load_config(name)
-        assert cfg["data"]["ids_per_batch"] >= 1, name
+@pytest.mark.parametrize("name", builtin_configs())
+def test_every_builtin_config_builds_its_encoder(name):
+    # the encoder each built-in config names, with its kwargs, at the input size its data settings
+    # give for the 64x64 frames of the converted datasets
+    from mimicgait.engine.preprocess import Preprocess
+    from mimicgait.models import create_encoder
+
+    cfg = load_config(name)
+    size = cfg["data"]["input_size"]
+    preprocess = Preprocess(cfg["data"]["crop"], tuple(size) if size is not None else None)
+    kwargs = {**(cfg["model"]["encoder_kwargs"] or {}), "input_size": preprocess.output_size((64, 64))}
+    encoder = create_encoder(cfg["model"]["encoder"], **kwargs)
+    assert sum(p.numel() for p in encoder.parameters()) > 0 and encoder.parts >= 1, name
 
 
 def test_misspelt_key_is_an_error_with_a_suggestion(tmp_path):

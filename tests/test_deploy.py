@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from test_engine_utils import make_dataset, tiny_config
+from helpers import make_dataset, tiny_config
 
 import mimicgait
 from mimicgait import cli

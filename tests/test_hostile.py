@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_engine_utils import make_dataset
+from helpers import make_dataset
 
 from mimicgait.cli import main
 from mimicgait.engine import distributed

@@ -7,7 +7,7 @@ import socket
 
 import torch
 import torch.multiprocessing as mp
-from test_engine_utils import make_dataset, tiny_config
+from helpers import make_dataset, tiny_config
 
 from mimicgait.engine.logging import read_log
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from test_engine_utils import make_dataset, tiny_config
+from helpers import make_dataset, tiny_config
 
 from mimicgait import cli
 from mimicgait.engine.build import build_model
@@ -204,3 +204,11 @@ def test_occ_aware_from_the_teacher_starts_out_as_the_teacher(runs, tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(stage.module.embed(x), net.embed(x))
     assert stage.checkpoint_extra()["init"]["teacher"]["sha256"]
+
+
+def test_the_stage_registry_lists_the_stage_names_in_order():
+    from mimicgait.engine.config import STAGE_NAMES
+    from mimicgait.engine.stages import STAGES
+    from mimicgait.pipeline.plan import STAGE_ORDER
+
+    assert tuple(STAGES) == STAGE_NAMES == STAGE_ORDER

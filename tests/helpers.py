@@ -1,4 +1,5 @@
-"""Shared helpers of the engine tests: a tiny learnable silhouette dataset written as npz archives."""
+"""Shared test helpers: a tiny learnable silhouette dataset written as npz archives, tiny configs, and
+every registered encoder at a tiny width."""
 
 from __future__ import annotations
 
@@ -40,3 +41,15 @@ def make_dataset(root: Path, subjects: int = 6, conditions: int = 4, views: int 
 def tiny_config(*overrides: str) -> dict:
     """The built-in tiny config with test overrides (no progress bar, CPU)."""
     return load_config("tiny", ["train.progress=false", "train.device=cpu", *overrides])
+
+
+#: Every registered encoder (and each DeepGaitV2 variant) at a tiny width, for 32x22 inputs; keyed
+#: "name" or "name-variant". tests/test_models.py checks it covers `list_encoders()`.
+TINY_ENCODERS = {
+    "gaitbase": dict(channels=(4, 8, 8, 16), out_channels=8),
+    "gaitgl": dict(channels=(4, 8, 8), parts=32),
+    "deepgaitv2": dict(channels=(4, 8, 8, 16), layers=(1, 1, 1, 1)),
+    "deepgaitv2-3d": dict(channels=(4, 8, 8, 16), layers=(1, 1, 1, 1), variant="3d"),
+    "gaitset": dict(channels=(4, 8, 8), out_channels=8),
+    "gaitpart": dict(channels=(4, 8, 8), out_channels=8),
+}
