@@ -279,7 +279,9 @@ def render(
 
     gallery_rows = [(label, f"{name}-holistic-gallery") for label, name in PAPER_ROWS[1:]]
     out += ["### Occluded probes, holistic gallery", "", table(gallery_rows, teacher, "RP"), ""]
-    held_rows = [("Teacher", "teacher-holistic"), ("Mimic (guided)", "mimic-holistic"),
+    held_rows = [("Teacher", "teacher-holistic"), ("Baseline-2 (from the teacher)", "baseline2-holistic"),
+                 ("Occlusion-Aware (from the teacher)", "occ-aware-holistic"),
+                 ("Mimic (guided)", "mimic-holistic"),
                  ("Mimic (student)", "mimic-student-holistic"),
                  ("Mimic (routed, shipped)", "mimic-routed-holistic")]
     out += ["### Holistic input: retention of the teacher's Rank-1", "",

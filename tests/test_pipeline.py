@@ -35,6 +35,7 @@ pipeline:
 
 REPORTS = [
     "teacher-holistic", "baseline1", "baseline1-holistic-gallery", "baseline2", "baseline2-holistic-gallery",
+    "baseline2-holistic",
     "mimic", "mimic-holistic-gallery", "mimic-holistic", "mimic-student", "mimic-student-holistic-gallery",
     "mimic-student-holistic", "mimic-routed", "mimic-routed-holistic-gallery", "mimic-routed-holistic",
     "mimic-ce",

@@ -16,9 +16,10 @@ against the schema of `mimicgait.engine.config`.
 
 Evaluation then scores, on the held-out subjects and with seeded occlusions: the teacher on
 holistic data, Baseline-1 (the teacher) / Baseline-2 / mimic (guided, bare student and routed)
-under occlusion with occluded and with holistic gallery, the mimic in each mode on holistic data
-(how much holistic accuracy it keeps) and every variant under the paper's protocol. Reports of one
-model share their embedding passes (each sequence is embedded once holistic and once occluded).
+under occlusion with occluded and with holistic gallery, the mimic in each mode and both baselines
+on holistic data (how much holistic accuracy each keeps), and every variant under the paper's
+protocol. Reports of one model share their embedding passes (each sequence is embedded once
+holistic and once per occlusion draw).
 Reports are cached next to the run: `RUN_DIR/reports/<name>.json` is reused while its settings
 match and it is newer than the model it scores. `RUN_DIR/summary.md` holds the comparison tables
 with RP = occluded Rank-1 / the teacher's holistic Rank-1.

@@ -46,6 +46,9 @@ def evaluations(config: Mapping[str, Any], run_dir: Path) -> list[Evaluation]:
                 Evaluation(_report_name(job), job, LABELS[job], occluded=True),
                 Evaluation(f"{_report_name(job)}-holistic-gallery", job, LABELS[job], True, "none"),
             ]
+            if job != "teacher":  # what training on occluded input costs on holistic input
+                out.append(Evaluation(f"{_report_name(job)}-holistic", job, f"{LABELS[job]} (holistic)",
+                                      occluded=False))
     if "mimic" in names:
         mimic_job = next(j for j in jobs if j.name == "mimic")
         guided = bool(job_config(dict(config), mimic_job, run_dir)["mimic"]["guidance"])

@@ -64,10 +64,10 @@ def summarise(config: Mapping[str, Any], reports: Mapping[str, Mapping[str, Any]
     if hol_gal:
         parts += ["", "## Occluded probes, holistic gallery", "", _table(hol_gal, teacher)]
     held = [(items[n].label, dict(r)) for n, r in reports.items()
-            if n in items and items[n].job == "mimic" and not items[n].occluded]
+            if n in items and n != "teacher-holistic" and not items[n].occluded]
     if teacher is not None and held:
         kept = [(items["teacher-holistic"].label, dict(teacher)), *held]
-        parts += ["", "## Holistic input: how much of the teacher's accuracy the mimic network keeps", "",
+        parts += ["", "## Holistic input: how much of the teacher's accuracy each model keeps", "",
                   _table(kept, teacher, "retention")]
     columns = [(name, dict(r)) for name, r in reports.items() if name != "teacher-holistic"]
     if columns:
