@@ -68,7 +68,7 @@ def test_mimic_trains_student_only_and_keeps_teacher_frozen(runs, tmp_path):
     from mimicgait.engine.stages import MimicStage
     from mimicgait.engine.trainer import Trainer
 
-    config = {**_mimic_config(runs), "_run_dir": str(tmp_path / "mimic")}
+    config = _mimic_config(runs)
     stage = MimicStage(config, load_data(str(runs / "data"), config["data"]), torch.device("cpu"))
     names = [n for n, _ in stage.module.named_parameters()]
     assert names and all(n.startswith(("student.", "mixer.")) for n in names)
@@ -169,19 +169,18 @@ def test_baseline_can_start_from_the_teacher(runs, tmp_path):
     from mimicgait.engine.stages import STAGES
 
     config = tiny_config("baseline.init=teacher", f"baseline.teacher={runs / 'teacher'}")
-    config = {**config, "_run_dir": str(tmp_path / "bl")}
     stage = STAGES["baseline"](config, load_data(str(runs / "data"), config["data"]), torch.device("cpu"))
     teacher, _ = load_checkpoint(runs / "teacher")
     for key, value in stage.module.state_dict().items():
         torch.testing.assert_close(value, teacher["state_dict"][key])
-    assert stage.checkpoint_extra()["init"]["teacher"]["sha256"]
+    assert stage.checkpoint_extra(tmp_path)["init"]["teacher"]["sha256"]
     fresh = STAGES["baseline"]({**config, "baseline": {"init": "fresh", "teacher": None}},
                                load_data(str(runs / "data"), config["data"]), torch.device("cpu"))
     assert any(not torch.equal(v, teacher["state_dict"][k]) for k, v in fresh.module.state_dict().items())
     wide = tiny_config("baseline.init=teacher", f"baseline.teacher={runs / 'teacher'}",
                        "model.encoder_kwargs.out_channels=8")
     with pytest.raises(UserError, match="baseline.teacher"):
-        STAGES["baseline"]({**wide, "_run_dir": str(tmp_path / "bl2")},
+        STAGES["baseline"](wide,
                            load_data(str(runs / "data"), wide["data"]), torch.device("cpu"))
 
 
@@ -192,7 +191,6 @@ def test_occ_aware_from_the_teacher_starts_out_as_the_teacher(runs, tmp_path):
     from mimicgait.engine.stages import STAGES
 
     config = tiny_config("baseline.init=teacher", f"baseline.teacher={runs / 'teacher'}")
-    config = {**config, "_run_dir": str(tmp_path / "oa")}
     data = load_data(str(runs / "data"), config["data"])
     stage = STAGES["occ-aware"](config, data, torch.device("cpu"))
     teacher, _ = load_checkpoint(runs / "teacher")
@@ -203,7 +201,7 @@ def test_occ_aware_from_the_teacher_starts_out_as_the_teacher(runs, tmp_path):
     net.eval()
     with torch.no_grad():
         torch.testing.assert_close(stage.module.embed(x), net.embed(x))
-    assert stage.checkpoint_extra()["init"]["teacher"]["sha256"]
+    assert stage.checkpoint_extra(tmp_path)["init"]["teacher"]["sha256"]
 
 
 def test_the_stage_registry_lists_the_stage_names_in_order():

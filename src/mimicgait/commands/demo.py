@@ -124,9 +124,8 @@ def seconds_per_step(
     device = resolve_device(str(config["train"].get("device", "auto")))
     data = load_data(str(data_dir), config["data"])
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = {**config, "_run_dir": tmp}
-        trainer = Trainer(STAGES[stage](cfg, data, device), cfg, tmp)
-        batches = training_batches(data.train, cfg["data"], int(cfg["seed"]))
+        trainer = Trainer(STAGES[stage](config, data, device), config, tmp)
+        batches = training_batches(data.train, config["data"], int(config["seed"]))
         trainer.module.train()
         trainer.step(trainer.module, trainer.to_device(next(batches)))  # warm-up
         started = time.perf_counter()

@@ -116,7 +116,6 @@ def train(
         if config["train"].get("deterministic"):
             torch.use_deterministic_algorithms(True)
         seed_everything(int(config["seed"]))
-        config = {**config, "_run_dir": str(run_dir)}
         data = load_data(str(data_dir), config["data"])
         stage_obj = STAGES[stage](config, data, device)
 

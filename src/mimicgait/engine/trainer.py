@@ -120,7 +120,7 @@ class Trainer:
             "sampler": {"batches": self.iteration, "seed": int(self.config["seed"])},
             "config": config,
             "data_fingerprint": self.stage.data_fingerprint(),
-            **self.stage.checkpoint_extra(),
+            **self.stage.checkpoint_extra(self.run_dir),
         }
         if self.scaler is not None:
             payload["scaler"] = self.scaler.state_dict()

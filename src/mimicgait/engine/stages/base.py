@@ -9,6 +9,7 @@ batch that cannot be filled) is checked in the constructor.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -130,8 +131,8 @@ class Stage:
     def model_spec(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def checkpoint_extra(self) -> dict[str, Any]:
-        """Stage-specific checkpoint entries (mimic: teacher/VEN references)."""
+    def checkpoint_extra(self, run_dir: Path) -> dict[str, Any]:
+        """Stage-specific checkpoint entries (mimic: teacher/VEN references, relative to `run_dir`)."""
         return {}
 
     def data_fingerprint(self) -> str:

@@ -124,10 +124,9 @@ class MimicStage(Stage):
             "preprocess": self.preprocess.spec(),
         }
 
-    def checkpoint_extra(self) -> dict[str, Any]:
+    def checkpoint_extra(self, run_dir: Path) -> dict[str, Any]:
         from mimicgait.engine.checkpoint import relative_reference
 
-        run_dir = Path(self.config["_run_dir"])
         extra: dict[str, Any] = {
             "teacher": relative_reference(self.teacher_file, run_dir),
             "inference": self.config["mimic"]["inference"] if self.guidance else "student",

@@ -113,12 +113,12 @@ class FromTeacher:
     def load_teacher(self, state_dict: dict[str, Tensor], file: Path) -> None:
         raise NotImplementedError
 
-    def checkpoint_extra(self) -> dict[str, Any]:
+    def checkpoint_extra(self, run_dir: Path) -> dict[str, Any]:
         if self.init_file is None:
             return {}
         from mimicgait.engine.checkpoint import relative_reference
 
-        return {"init": {"teacher": relative_reference(self.init_file, Path(self.config["_run_dir"]))}}
+        return {"init": {"teacher": relative_reference(self.init_file, run_dir)}}
 
 
 class BaselineStage(FromTeacher, TeacherStage):
