@@ -26,13 +26,14 @@ KD_LOSSES = ("mickd", "l2")
 
 
 def _find(value: str | None, config: dict[str, Any], key: str) -> Path:
+    """The run directory or checkpoint `value` names: as given, else relative to the config file."""
+    from mimicgait.engine.config import config_dir
+
     if not value:
         raise UserError(f"the mimic stage needs {key}: a run directory or checkpoint (--set {key}=RUN_DIR)")
     path = Path(value)
-    if not path.is_absolute() and not path.exists() and config.get("_source"):
-        alt = Path(config["_source"]).parent / path
-        if alt.exists():
-            return alt
+    if not path.is_absolute() and not path.exists() and (config_dir(config) / path).exists():
+        return config_dir(config) / path
     return path
 
 
