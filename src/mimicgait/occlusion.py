@@ -1,43 +1,8 @@
 """Synthetic occlusions: the public import path (`from mimicgait.occlusion import apply_occlusion`).
 
-The implementation lives in `mimicgait.data.occlusion`; see its docstring for the kinds, the
-exact-resize rule and the pixel rounding.
+The implementation lives in the `mimicgait.data.occlusion` package; see its docstring for the
+kinds, the exact-resize rule and the pixel rounding. This module exports the same names.
 """
 
-from mimicgait.data.occlusion import (
-    AMOUNT_RANGE,
-    KINDS,
-    POLE_RANGE,
-    SPEED_RANGE,
-    BatchOcclusion,
-    Occlusion,
-    OcclusionPolicy,
-    apply_occlusion,
-    draw_batch,
-    draw_occlusion,
-    eval_draw,
-    eval_occlusion,
-    occlude,
-    occlude_batch,
-    occlude_batch_with,
-    resize_rows,
-)
-
-__all__ = [
-    "AMOUNT_RANGE",
-    "KINDS",
-    "POLE_RANGE",
-    "SPEED_RANGE",
-    "BatchOcclusion",
-    "Occlusion",
-    "OcclusionPolicy",
-    "apply_occlusion",
-    "draw_batch",
-    "draw_occlusion",
-    "eval_draw",
-    "eval_occlusion",
-    "occlude",
-    "occlude_batch",
-    "occlude_batch_with",
-    "resize_rows",
-]
+from mimicgait.data.occlusion import *  # noqa: F403
+from mimicgait.data.occlusion import __all__  # noqa: F401
