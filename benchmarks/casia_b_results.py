@@ -127,6 +127,14 @@ def train_minutes(log: Path) -> tuple[float, float, int]:
     return (last["time"] - first["time"] + per_step * first["iteration"]) / 60, per_step, last["iteration"]
 
 
+def same_weights(a: Path, b: Path) -> bool:
+    """Whether two jobs' model.pt hold the same weights."""
+    from pipeline_fingerprint import weights_digest
+
+    files = (a / "model.pt", b / "model.pt")
+    return all(f.is_file() for f in files) and weights_digest(files[0]) == weights_digest(files[1])
+
+
 def time_log(path: Path | None) -> str:
     """'H:MM:SS wall, X GB peak' from `/usr/bin/time -v` output, or ''."""
     if path is None:
@@ -290,7 +298,13 @@ def render(
     tries_checks: dict[str, Any] = {}
     if tries is not None:
         lines, tries_checks = tries_tables(tries, teacher)
-        out += ["### Tries at reduced length (the validation subjects only)", ""] + lines
+        same = {job: same_weights(run / job, tries / job) for job in ("teacher", "ven")}
+        tries_checks["tries_share_this_runs_teacher_and_ven"] = all(same.values())
+        shared = ("The tries' teacher and VEN are this run's, bit for bit (sha256 over their weights)."
+                  if all(same.values()) else
+                  f"The tries' teacher and VEN differ from this run's ({same}): read the tries as "
+                  "evidence about the levers, not about this run's models.")
+        out += ["### Tries at reduced length (the validation subjects only)", "", shared, ""] + lines
 
     mimic = rank1(reports.get("mimic"))
 
