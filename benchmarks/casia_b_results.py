@@ -232,8 +232,8 @@ def render(
         "The test split (075-124) was never used.",
         "",
         f"Occlusion: top and bottom, R = (0.4, 0.6), drawn per sequence. The paper's protocol (probe and "
-        f"gallery occluded independently) is the mean ± sample std over {len(seeds)} occlusion draws "
-        f"(seeds {seeds[0]}-{seeds[-1]}); the holistic-gallery and holistic tables are the first draw. "
+        f"gallery occluded independently) and the holistic-gallery setting are the mean ± sample std "
+        f"over {len(seeds)} occlusion draws (seeds {seeds[0]}-{seeds[-1]}); holistic input needs none. "
         f"Probes per draw: {json.dumps(probes)}. RP = occluded Rank-1 / the teacher's holistic Rank-1.",
         "",
         "## How these numbers were produced",

@@ -132,8 +132,8 @@ DEFAULTS: dict[str, Any] = {
             "split": None,  # a partition split ('test', 'train') instead of subjects
             "occlusion": "top,bottom",
             "seed": 0,
-            # occlusion draws (seeds seed, seed+1, ...) for the paper's protocol (probes and gallery
-            # occluded): reports hold their mean, sample std and each draw's metrics
+            # occlusion draws (seeds seed, seed+1, ...) of every occluded evaluation: reports hold
+            # their mean, sample std and each draw's metrics
             "seeds": 1,
             "metric": "euc",
             "batch_size": 8,

@@ -101,10 +101,11 @@ def eval_subjects(config: Mapping[str, Any], source) -> list[str]:
 
 
 def _seeds(config: Mapping[str, Any], item: Evaluation) -> list[int]:
-    """The occlusion seeds of a report: `pipeline.eval.seeds` draws for the paper's protocol
-    (probes and gallery occluded), the first draw for the others."""
+    """The occlusion seeds of a report: `pipeline.eval.seeds` draws for occluded probes (the
+    holistic gallery setting reuses the paper protocol's probe embeddings of each draw); one for
+    holistic input, which no seed changes."""
     ev = config["pipeline"]["eval"]
-    draws = int(ev.get("seeds", 1)) if item.occluded and item.gallery == "same" else 1
+    draws = int(ev.get("seeds", 1)) if item.occluded else 1
     return [int(ev["seed"]) + i for i in range(draws)]
 
 

@@ -80,8 +80,7 @@ def _seed_text(ev: Mapping[str, Any]) -> str:
     first, draws = int(ev["seed"]), int(ev.get("seeds", 1))
     if draws == 1:
         return f"seed {first}"
-    return (f"the paper's protocol: mean ± sample std over seeds {first}-{first + draws - 1}; "
-            f"the other tables: seed {first}")
+    return f"occluded probes: mean ± sample std over the draws of seeds {first}-{first + draws - 1}"
 
 
 def select_reports(
