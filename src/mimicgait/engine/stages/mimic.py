@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from mimicgait.engine.build import build_encoder, build_model
 from mimicgait.engine.checkpoint import load_checkpoint, load_weights
+from mimicgait.engine.data import TrainingData
 from mimicgait.engine.distributed import gather_across
 from mimicgait.engine.stages.base import Logs, Stage
 from mimicgait.errors import UserError
@@ -41,7 +42,7 @@ class MimicStage(Stage):
     name = "mimic"
     occluded = True
 
-    def __init__(self, config: dict[str, Any], data, device: torch.device) -> None:
+    def __init__(self, config: dict[str, Any], data: TrainingData, device: torch.device) -> None:
         super().__init__(config, data, device)
         mimic_cfg = config["mimic"]
         self.guidance = bool(mimic_cfg["guidance"])
@@ -95,6 +96,8 @@ class MimicStage(Stage):
             student.load_state_dict(teacher.encoder.state_dict())
         elif init != "fresh":
             raise UserError(f"mimic.init must be 'fresh' or 'teacher', got {init!r}")
+        # the mixer's width is the loaded VEN's feature size, and the checkpoint records that one
+        self.ven_feature_dim = ven.feature_dim if ven is not None else int(config["ven"]["feature_dim"])
         self.module = build_model(self.model_spec(), ven=ven, teacher=teacher)
         self.module.student.load_state_dict(student.state_dict())
         kd = config["loss"]["kd"]
@@ -121,7 +124,7 @@ class MimicStage(Stage):
             "encoder": self.encoder_spec(),
             "guidance": self.guidance,
             "classes": list(self.policy.classes),
-            "feature_dim": int(self.config["ven"]["feature_dim"]),
+            "feature_dim": self.ven_feature_dim,
             "preprocess": self.preprocess.spec(),
         }
 

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from mimicgait.engine.build import build_model
+from mimicgait.engine.data import TrainingData
 from mimicgait.engine.distributed import gather_across
 from mimicgait.engine.stages.base import Logs, Stage
 from mimicgait.errors import UserError
@@ -26,7 +27,7 @@ class TeacherStage(Stage):
 
     name = "teacher"
 
-    def __init__(self, config: dict[str, Any], data, device: torch.device) -> None:
+    def __init__(self, config: dict[str, Any], data: TrainingData, device: torch.device) -> None:
         super().__init__(config, data, device)
         self.module = build_model(self.model_spec())
         loss_cfg = config["loss"]
@@ -127,7 +128,7 @@ class BaselineStage(FromTeacher, TeacherStage):
     name = "baseline"
     occluded = True
 
-    def __init__(self, config: dict[str, Any], data, device: torch.device) -> None:
+    def __init__(self, config: dict[str, Any], data: TrainingData, device: torch.device) -> None:
         super().__init__(config, data, device)
         self.init_from_teacher()
 
@@ -150,7 +151,7 @@ class OccAwareStage(FromTeacher, TeacherStage):
     name = "occ-aware"
     occluded = True
 
-    def __init__(self, config: dict[str, Any], data, device: torch.device) -> None:
+    def __init__(self, config: dict[str, Any], data: TrainingData, device: torch.device) -> None:
         super().__init__(config, data, device)
         self.occ_ce = nn.CrossEntropyLoss()
         self.occ_weight = float(config["loss"]["occlusion_ce_weight"])

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from mimicgait.data.occlusion import occlude_batch
 from mimicgait.data.samplers import FrameSampler
 from mimicgait.engine.build import build_model
+from mimicgait.engine.data import TrainingData
 from mimicgait.engine.stages.base import Logs, Stage
 from mimicgait.losses import VENLoss
 
@@ -36,7 +37,7 @@ class VENStage(Stage):
     occluded = True
     needs_pairs = False  # a classifier and a regressor: any batch will do
 
-    def __init__(self, config: dict[str, Any], data, device: torch.device) -> None:
+    def __init__(self, config: dict[str, Any], data: TrainingData, device: torch.device) -> None:
         super().__init__(config, data, device)
         self.module = build_model(self.model_spec())
         self.loss = VENLoss(float(config["loss"]["amount_weight"]))
