@@ -91,12 +91,12 @@ class Trainer:
         self.train_cfg, self.optim_cfg = config["train"], config["optim"]
         self.validate = validate if validate is not None else stage.validate
         self.module = stage.module.to(self.device)
-        if self.train_cfg.get("channels_last", True):
+        if self.train_cfg["channels_last"]:
             # Same numbers, faster convolution kernels (benchmarks/step_time.py --layout).
             self.module.to(memory_format=torch.channels_last)
         self.params = [p for p in self.module.parameters() if p.requires_grad]
         self.optimizer = build_optimizer(self.params, self.optim_cfg)
-        requested = self.train_cfg.get("amp", "none")
+        requested = self.train_cfg["amp"]
         self.amp = amp = resolve_amp(requested, self.device)
         if requested == "auto":
             log.info("train.amp=auto: %s on %s", amp, self.device)
@@ -238,7 +238,7 @@ class Trainer:
             set_rng_state(saved_rng)
         model = distributed.wrap(self.module, self.info, self.device)
         self.module.train()
-        tensorboard = bool(self.train_cfg.get("tensorboard", True))
+        tensorboard = bool(self.train_cfg["tensorboard"])
         logger = RunLogger(self.run_dir, tensorboard) if self.info.is_main else None
         if logger is not None and resume:
             logger.write(self.iteration, "event", {"resumed": True})
@@ -248,7 +248,7 @@ class Trainer:
         limit = self.train_cfg.get("time_limit_s")
         limit = None if limit is None else float(limit)
         bar = None
-        if self.info.is_main and self.train_cfg.get("progress", True):
+        if self.info.is_main and self.train_cfg["progress"]:
             from tqdm import tqdm
 
             bar = tqdm(

@@ -29,7 +29,7 @@ def occlusion_policy(occ_cfg: dict[str, Any]) -> OcclusionPolicy:
     """The configured policy; `holistic_share` scales the kinds' probabilities down to leave that
     share of sequences unoccluded."""
     kinds = {str(k): float(v) for k, v in (occ_cfg.get("kinds") or {}).items() if k != "none"}
-    share = float(occ_cfg.get("holistic_share", 0.0))
+    share = float(occ_cfg["holistic_share"])
     if not 0.0 <= share <= 1.0:
         raise UserError(f"occlusion.holistic_share must lie in [0, 1], got {share}")
     total = sum(kinds.values())
@@ -40,7 +40,7 @@ def occlusion_policy(occ_cfg: dict[str, Any]) -> OcclusionPolicy:
     if share > 0:
         scale = (1.0 - share) / total if total > 1.0 - share else 1.0
         kinds = {k: v * scale for k, v in kinds.items()}
-    lo, hi = occ_cfg.get("amount_range", (0.4, 0.6))
+    lo, hi = occ_cfg["amount_range"]
     return OcclusionPolicy(kinds, amount_range=(float(lo), float(hi)))
 
 
@@ -61,7 +61,7 @@ class Stage:
         data_cfg = config["data"]
         self.check_config(config)
         size = data_cfg.get("input_size")
-        self.preprocess = Preprocess(data_cfg.get("crop", "none"), tuple(size) if size is not None else None)
+        self.preprocess = Preprocess(data_cfg["crop"], tuple(size) if size is not None else None)
         self.frame_size = tuple(int(x) for x in data.train.frame_size)
         self.input_size = self.preprocess.output_size(self.frame_size)
         self.policy = occlusion_policy(config["occlusion"]) if self.occluded else None
@@ -147,7 +147,7 @@ class Stage:
     def val_occlusion(self) -> str:
         """The occlusion kinds validation applies to probes and gallery ('none': holistic). Stages
         that train on occluded input validate on `val.occlusion`; the holistic teacher on 'none'."""
-        return self.config["val"].get("occlusion", "none") if self.occluded else "none"
+        return self.config["val"]["occlusion"] if self.occluded else "none"
 
     def validate(self) -> dict[str, float] | None:
         """Validation metrics on the held-out subjects, or None when there are none."""

@@ -91,7 +91,7 @@ class MimicStage(Stage):
             load_weights(ven, ven_payload["state_dict"], self.ven_file)
 
         student = build_encoder(spec)
-        init = mimic_cfg.get("init", "fresh")
+        init = mimic_cfg["init"]
         if init == "teacher":
             student.load_state_dict(teacher.encoder.state_dict())
         elif init != "fresh":
@@ -113,10 +113,10 @@ class MimicStage(Stage):
             raise UserError(f"loss.kd must be one of {KD_LOSSES}, got {kd!r}")
         # Ablation "MiCKD + XE": a BNNeck classifier on the student's embedding, trained alongside.
         # It is kept in the checkpoint (for resuming) as `ce_head.*`; inference ignores it.
-        self.ce_weight = float(config["loss"].get("mimic_ce_weight", 0.0))
+        self.ce_weight = float(config["loss"]["mimic_ce_weight"])
         if self.ce_weight > 0:
             self.module.ce_head = BNNeckHead(student.out_channels, student.parts, data.num_classes)
-            self.ce = BNNeckCrossEntropy(float(config["model"].get("label_smoothing", 0.1)))
+            self.ce = BNNeckCrossEntropy(float(config["model"]["label_smoothing"]))
 
     def model_spec(self) -> dict[str, Any]:
         return {
@@ -166,5 +166,5 @@ class MimicStage(Stage):
             self.config["val"],
             self.val_occlusion(),
             seed=int(self.config["seed"]),
-            progress=bool(self.config["train"].get("progress", True)),
+            progress=bool(self.config["train"]["progress"]),
         )

@@ -32,7 +32,7 @@ class TeacherStage(Stage):
         self.module = build_model(self.model_spec())
         loss_cfg = config["loss"]
         self.triplet = PartTripletLoss(float(loss_cfg["triplet_margin"]))
-        self.ce = BNNeckCrossEntropy(float(config["model"].get("label_smoothing", 0.1)))
+        self.ce = BNNeckCrossEntropy(float(config["model"]["label_smoothing"]))
         self.ce_weight = float(loss_cfg["ce_weight"])
 
     def model_spec(self) -> dict[str, Any]:
@@ -75,7 +75,7 @@ class TeacherStage(Stage):
             self.config["val"],
             self.val_occlusion(),
             seed=int(self.config["seed"]),
-            progress=bool(self.config["train"].get("progress", True)),
+            progress=bool(self.config["train"]["progress"]),
         )
 
 
