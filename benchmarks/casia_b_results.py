@@ -198,8 +198,8 @@ def tries_tables(tries: Path, teacher: list[float | None]) -> tuple[list[str], d
            "", markdown_table(header + ["adopted"],
                               [r + (["" if r[0] == "`try-ref`" else
                                      ("yes" if adopted.get(r[0].strip("`")) else "no")]) for r in body]), ""]
-    abl = [row("try-ref")[:2] + row("try-ref")[4:7] + ["", "", "", fmt(PAPER_MIMIC_GREW), fmt(0.0)]]
-    abl[0][0:2] = ["Mimic: MiCKD + VEN (`try-ref`)", ""]
+    abl = [["Mimic: MiCKD + VEN (`try-ref`)", ""] + with_spread(ref)
+           + ["", "", "", fmt(PAPER_MIMIC_GREW), fmt(0.0)]]
     for name, (what, grew) in PAPER_ABLATIONS.items():
         if name in reports:
             r = row(name)
