@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from mimicgait.data.samplers import FrameSampler, IdentityBatchSampler, TrainingDataset, collate_sequences
-from mimicgait.data.sources import open_source
+from mimicgait.data.sources import open_dataset
 from mimicgait.data.store import SequenceStore
 
 
@@ -62,8 +62,8 @@ def main() -> None:
 
     before = rss_mib()
     start = time.perf_counter()
-    source = open_source(args.data)
-    store = SequenceStore.from_source(source, packed=True, min_frames=args.min_frames)
+    source = open_dataset(args.data)
+    store = SequenceStore.from_dataset(source, packed=True, min_frames=args.min_frames)
     load_s = time.perf_counter() - start
     after = rss_mib()
 

@@ -40,11 +40,11 @@ def load_sequences(count: int, frame_size: tuple[int, int]) -> tuple[list[np.nda
         from mimicgait.deploy.onnx_export import walking_boxes
 
         return walking_boxes(count, frame_size), "synthetic walkers"
-    from mimicgait.data.sources import open_source
+    from mimicgait.data.sources import open_dataset
     from mimicgait.data.store import SequenceStore
 
     subjects = [f"{i:03d}" for i in range(63, 75)]
-    store = SequenceStore.from_source(open_source(data), subjects=subjects, min_frames=1)
+    store = SequenceStore.from_dataset(open_dataset(data), subjects=subjects, min_frames=1)
     step = max(1, len(store) // count)
     chosen = [store.frames(i) for i in range(0, len(store), step)][:count]
     return chosen, f"CASIA-B {subjects[0]}-{subjects[-1]}"

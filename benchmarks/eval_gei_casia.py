@@ -15,7 +15,7 @@ import time
 import torch
 
 from mimicgait.commands.eval import parse_subjects
-from mimicgait.data.sources import open_source
+from mimicgait.data.sources import open_dataset
 from mimicgait.data.store import SequenceStore
 from mimicgait.eval import protocols
 from mimicgait.eval.evaluate import evaluate
@@ -40,7 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     start = time.perf_counter()
-    store = SequenceStore.from_source(open_source(args.data), subjects=parse_subjects(args.subjects))
+    store = SequenceStore.from_dataset(open_dataset(args.data), subjects=parse_subjects(args.subjects))
     loaded = time.perf_counter()
     report = evaluate(gei_embed, store, protocols.casia_b(), occlusion=args.occlusion,
                       gallery_occlusion=args.gallery_occlusion, seed=args.seed, batch_size=16)

@@ -18,7 +18,7 @@ import os
 import statistics
 from pathlib import Path
 
-from mimicgait.data.sources import open_source
+from mimicgait.data.sources import open_dataset
 from mimicgait.video import ForegroundSettings
 from mimicgait.video.agreement import agreement_table
 
@@ -36,7 +36,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = ForegroundSettings(threshold=args.threshold, shadow=not args.no_shadow)
     videos = Path(args.videos)
-    source = open_source(args.data)
+    source = open_dataset(args.data)
     table = agreement_table(videos, lambda key: source.read(key).frames, settings)
     rows = {}
     for name, by_mode in table.items():

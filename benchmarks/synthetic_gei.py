@@ -1,7 +1,7 @@
 """Synthetic data: generation speed, and how hard identification is for a training-free matcher.
 
 Generates a synthetic CASIA-B-like dataset (default 50 subjects x 110 sequences), reads it back
-through `mimicgait.data.sources.open_source`, and scores a plain gait-energy-image (mean
+through `mimicgait.data.sources.open_dataset`, and scores a plain gait-energy-image (mean
 silhouette) nearest-neighbour matcher under the CASIA-B protocol: gallery nm-01..04, probes NM =
 nm-05/06, BG = bg-01/02, CL = cl-01/02; Rank-1 per (probe view, gallery view) pair, identical
 views excluded, averaged over gallery views then probe views. The scoring is written out here on
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mimicgait.data.sources import open_source
+from mimicgait.data.sources import open_dataset
 from mimicgait.data.synthetic import CONDITIONS, VIEWS, generate_dataset
 
 GALLERY = ("nm-01", "nm-02", "nm-03", "nm-04")
@@ -83,7 +83,7 @@ def main() -> None:
         seconds = time.perf_counter() - start
         n_seq = args.subjects * len(VIEWS) * len(CONDITIONS)
 
-        source = open_source(out)
+        source = open_dataset(out)
         geis, subjects, conditions, views, lengths = [], [], [], [], []
         for rec in source.iter_records():  # one GEI per sequence, frames not kept
             geis.append(rec.frames.mean(0, dtype=np.float32))  # [H, W]

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mimicgait.data.sources import open_source
+from mimicgait.data.sources import open_dataset
 from mimicgait.engine.checkpoint import load_for_inference
 from mimicgait.eval.distances import METRICS, pairwise_distances
 from mimicgait.eval.extract import extract_embeddings
@@ -58,7 +58,7 @@ def main() -> None:
 
     model, meta = load_for_inference(args.model)
     metric = args.metric or meta.get("metric") or "euc"
-    source = open_source(args.data)
+    source = open_dataset(args.data)
     first, last = (int(x) for x in args.gallery_subjects.split("-"))
     wanted = {f"{i:03d}" for i in range(first, last + 1)}
     keys = [k for k in source.list_keys() if k[0] in wanted and k[1] in GALLERY and k[2] == args.view]

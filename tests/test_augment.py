@@ -66,21 +66,21 @@ def test_probability_selects_sequences() -> None:
 
 
 def test_stage_inputs_warp_holistic_and_occluded_alike() -> None:
-    # Stage.inputs augments once, then occludes the augmented frames: with the occlusion drawn as
+    # BatchInputs augments once, then occludes the augmented frames: with the occlusion drawn as
     # 'none' the student's input is exactly the teacher's, so a pair differs only by the occlusion
     from types import SimpleNamespace
 
-    from mimicgait.engine.stages.base import Stage
+    from mimicgait.engine.stages.base import BatchInputs
 
     x = _frames(n=6, s=4, h=16, w=16)
-    stage = SimpleNamespace(
+    inputs = BatchInputs(
         augment=Augment(flip=0.5, rotate=1.0, perspective=1.0),
         preprocess=lambda t: t.float(),
         policy=SimpleNamespace(sample=lambda n, g: (torch.zeros(n, dtype=torch.long), torch.full((n,), 0.5)),
                                classes=("none", "top")),
-        device=torch.device("cpu"),
+        frame_size=(16, 16),
     )
-    out = Stage.inputs(stage, {"sils": x, "lengths": torch.full((6,), 4)}, torch.Generator().manual_seed(5))
+    out = inputs({"sils": x, "lengths": torch.full((6,), 4)}, torch.Generator().manual_seed(5))
     assert torch.equal(out["holistic"], out["occluded"])
     assert not torch.equal(out["holistic"], x.float())
     assert torch.equal(out["holistic"], Augment(flip=0.5, rotate=1.0, perspective=1.0)(

@@ -66,9 +66,20 @@ def test_saved_config_reloads_identically(tmp_path):
     cfg = load_config("casia-b/gaitbase-cpu", ["seed=3"])
     path = save_config(cfg, tmp_path / "config.yaml")
     again = load_config(path)
-    strip = lambda c: {k: v for k, v in c.items() if k != "_source"}  # noqa: E731
-    assert strip(again) == strip(cfg)
-    assert "_source" not in yaml.safe_load(path.read_text())
+    assert again == cfg
+    assert yaml.safe_load(path.read_text()) == cfg  # nothing but the settings
+
+
+def test_run_paths_are_taken_relative_to_the_config_file(tmp_path, monkeypatch):
+    (tmp_path / "exp" / "runs" / "teacher").mkdir(parents=True)
+    config = "base: tiny\nmimic: {teacher: runs/teacher, ven: runs/ven}\n"
+    (tmp_path / "exp" / "mimic.yaml").write_text(config)
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config("exp/mimic.yaml")
+    assert cfg["mimic"]["teacher"] == str(tmp_path / "exp" / "runs" / "teacher")  # found beside the file
+    assert cfg["mimic"]["ven"] == "runs/ven"  # nowhere: left as given, for the stage to name
+    (tmp_path / "runs" / "teacher").mkdir(parents=True)
+    assert load_config("exp/mimic.yaml")["mimic"]["teacher"] == "runs/teacher"  # from the cwd first
 
 
 def test_missing_config_names_the_builtins():

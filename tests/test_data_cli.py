@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mimicgait.cli import main
-from mimicgait.data.sources import open_source
+from mimicgait.data.sources import open_dataset
 from mimicgait.data.store import SequenceStore
 
 
@@ -72,8 +72,8 @@ def test_convert_round_trips_and_never_touches_the_source(tmp_path):
     assert sorted(os.listdir(tmp_path / "npz")) == ["001.npz", "002.npz", "partition.json"]
     assert (tmp_path / "pkl" / "001" / "nm-01" / "090" / "090.pkl").is_file()
     assert not list((tmp_path / "pkl").rglob(".*tmp*"))  # no temporary files left behind
-    original = SequenceStore.from_source(open_source(src))
-    again = SequenceStore.from_source(open_source(tmp_path / "pkl"))
+    original = SequenceStore.from_dataset(open_dataset(src))
+    again = SequenceStore.from_dataset(open_dataset(tmp_path / "pkl"))
     assert again.keys == original.keys and again.frame_size == (16, 12)
     assert all(np.array_equal(again.frames(i), original.frames(i)) for i in range(len(original)))
     raw = pickle.loads((tmp_path / "pkl" / "002" / "nm-01" / "000" / "000.pkl").read_bytes())
@@ -91,11 +91,11 @@ def _casia_b() -> Path | None:
 
 @pytest.mark.skipif(_casia_b() is None, reason="CASIA-B not found (set MIMICGAIT_CASIA_B)")
 def test_casia_b_training_split_smoke():
-    source = open_source(_casia_b() / "train")
+    source = open_dataset(_casia_b() / "train")
     assert source.format == "npz" and len(source.subjects()) == 74
     assert len(source.list_keys()) == 8107
     assert source.partition is not None and len(source.partition["TRAIN_SET"]) == 74
-    store = SequenceStore.from_source(source, subjects=["005", "006"], min_frames=10)
+    store = SequenceStore.from_dataset(source, subjects=["005", "006"], min_frames=10)
     assert store.frame_size == (64, 64)
     assert ("005", "bg-01", "090") in [k for k, _ in store.dropped]
     assert store.lengths.min() >= 10 and set(np.unique(store.frames(0))) <= {0, 1}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mimicgait.data.records import DataError, SequenceRecord
-from mimicgait.data.sources import open_source
+from mimicgait.data.sources import open_dataset
 from mimicgait.data.store import SequenceStore
 
 
@@ -77,8 +77,8 @@ def test_from_source_skips_unreadable_entries_when_asked(tmp_path):
     np.savez_compressed(tmp_path / "001.npz", **{"nm-01/000": np.packbits(good, axis=-1),
                                                  "nm-01/018": np.zeros((4, 8), np.uint8)})  # 2-D: wrong shape
     with pytest.raises(DataError, match=r"001.npz\[nm-01/018\]"):
-        SequenceStore.from_source(open_source(tmp_path))
-    store = SequenceStore.from_source(open_source(tmp_path, errors="skip"), packed=False)
+        SequenceStore.from_dataset(open_dataset(tmp_path))
+    store = SequenceStore.from_dataset(open_dataset(tmp_path, errors="skip"), packed=False)
     assert store.keys == [("001", "nm-01", "000")]
     assert np.array_equal(store.frames(0), good)
     assert store.dropped[0][0] == ("001", "nm-01", "018") and "(T, H, W/8)" in store.dropped[0][1]

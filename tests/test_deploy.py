@@ -13,7 +13,7 @@ from helpers import make_dataset, tiny_config
 
 import mimicgait
 from mimicgait import cli
-from mimicgait.data.sources import open_source
+from mimicgait.data.sources import open_dataset
 from mimicgait.data.store import SequenceStore
 from mimicgait.deploy import as_silhouettes, read_model_file
 from mimicgait.deploy.onnx_export import walking_boxes
@@ -40,7 +40,7 @@ def runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sequences(runs):
-    store = SequenceStore.from_source(open_source(runs / "data"), subjects=["001", "002"], min_frames=1)
+    store = SequenceStore.from_dataset(open_dataset(runs / "data"), subjects=["001", "002"], min_frames=1)
     return [store.frames(i)[: 4 + i] for i in range(len(store))]  # mixed lengths: padded batches
 
 

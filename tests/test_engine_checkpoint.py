@@ -10,8 +10,8 @@ import torch
 
 from mimicgait.engine import checkpoint as ckpt
 from mimicgait.engine.augment import random_flip
+from mimicgait.engine.optim import OptimSettings
 from mimicgait.engine.preprocess import Preprocess
-from mimicgait.engine.trainer import learning_rate
 from mimicgait.errors import UserError
 
 
@@ -78,8 +78,9 @@ def test_relative_reference_and_tamper_check(tmp_path):
 
 
 def test_multistep_schedule():
-    cfg = {"lr": 0.1, "gamma": 0.1, "milestones": [3, 5]}
-    got = [learning_rate(cfg, i) for i in range(7)]
+    optim = OptimSettings(name="sgd", lr=0.1, momentum=0.9, weight_decay=0.0, nesterov=False,
+                          milestones=(5, 3), gamma=0.1, grad_clip=None)
+    got = [optim.learning_rate(i) for i in range(7)]
     assert got == pytest.approx([0.1, 0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
 
 

@@ -123,12 +123,12 @@ def test_parse_subjects():
 
 def test_library_occlusion_is_seeded_when_available(data):
     pytest.importorskip("mimicgait.data.occlusion")
-    from mimicgait.data.sources import open_source
+    from mimicgait.data.sources import open_dataset
     from mimicgait.data.store import SequenceStore
     from mimicgait.eval import protocols
     from mimicgait.eval.evaluate import evaluate
 
-    store = SequenceStore.from_source(open_source(data))
+    store = SequenceStore.from_dataset(open_dataset(data))
     run = lambda seed: evaluate(FakeModel(noise=0.5).embed, store, protocols.casia_b(),  # noqa: E731
                                 occlusion="top,bottom", seed=seed)
     first = run(1)

@@ -103,13 +103,13 @@ def test_unguided_mimic_is_evaluated_as_student_only(config_file, tmp_path):
 
 
 def test_evaluation_subjects_prefer_the_test_split_then_the_validation_subjects(config_file, data_dir):
-    from mimicgait.data.sources import open_source
+    from mimicgait.data.sources import open_dataset
 
     config = load_config(config_file)
     test = json.loads((data_dir / "partition.json").read_text())["TEST_SET"]
-    assert eval_subjects(config, open_source(data_dir)) == test  # the whole dataset: its test split
+    assert eval_subjects(config, open_dataset(data_dir)) == test  # the whole dataset: its test split
     config = load_config(config_file, ["pipeline.eval.subjects='004'"])
-    assert eval_subjects(config, open_source(data_dir)) == ["004"]
+    assert eval_subjects(config, open_dataset(data_dir)) == ["004"]
 
 
 def test_no_evaluation_subjects_is_a_clear_error(config_file, data_dir, tmp_path):
@@ -117,9 +117,9 @@ def test_no_evaluation_subjects_is_a_clear_error(config_file, data_dir, tmp_path
     bare.mkdir()
     for file in data_dir.glob("*.npz"):
         (bare / file.name).symlink_to(file)
-    from mimicgait.data.sources import open_source
+    from mimicgait.data.sources import open_dataset
 
-    assert eval_subjects(load_config(config_file), open_source(bare)) == ["005", "006"]
+    assert eval_subjects(load_config(config_file), open_dataset(bare)) == ["005", "006"]
     config = load_config(config_file, ["data.val_subjects=null"])
     with pytest.raises(ValueError, match="data.val_subjects"):
         run_pipeline(config, bare, tmp_path / "run", progress=False)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mimicgait.cli import main
-from mimicgait.data.sources import open_source
+from mimicgait.data.sources import open_dataset
 from mimicgait.data.synthetic import (
     CONDITIONS,
     VIEWS,
@@ -160,7 +160,7 @@ def test_generate_dataset_layout_reads_back(tmp_path):
         assert sorted(z.files) == sorted(f"{c}/{v}" for c in CONDITIONS for v in VIEWS)
         packed = z["cl-02/162"]
     assert packed.dtype == np.uint8 and packed.shape[1:] == (32, 4)
-    source = open_source(out)
+    source = open_dataset(out)
     records = list(source.iter_records(["001"]))
     assert len(records) == len(VIEWS) * len(CONDITIONS)
     assert {r.view for r in records} == set(VIEWS) and {r.condition for r in records} == set(CONDITIONS)

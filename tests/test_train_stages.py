@@ -64,17 +64,34 @@ def test_occluded_recognition_stages(runs, stage, tmp_path):
 
 
 def test_mimic_trains_student_only_and_keeps_teacher_frozen(runs, tmp_path):
+    """Built from explicit parts, without the config schema: the frozen parts by path, the loss as a
+    module; the stage equals what `build_stage` makes of the tiny config."""
+    from mimicgait.data.occlusion import OcclusionPolicy
+    from mimicgait.engine.augment import Augment
     from mimicgait.engine.data import load_data
-    from mimicgait.engine.stages import MimicStage
+    from mimicgait.engine.from_config import build_stage, trainer_settings
+    from mimicgait.engine.preprocess import Preprocess
+    from mimicgait.engine.stages import BatchInputs, MimicStage
     from mimicgait.engine.trainer import Trainer
+    from mimicgait.engine.validation import ValSettings
+    from mimicgait.losses import MiCKDLoss
 
+    data = load_data(str(runs / "data"))
+    teacher_spec = load_checkpoint(runs / "teacher")[0]["model_spec"]
+    inputs = BatchInputs(Preprocess.from_spec(teacher_spec["preprocess"]), Augment(flip=0.5),
+                         OcclusionPolicy({"top": 0.5, "bottom": 0.5}), tuple(data.train.frame_size))
+    validation = ValSettings(protocol="casia-b", occlusion="top,bottom", seed=0, batch_size=8,
+                             max_frames=None, progress=False)
+    stage = MimicStage(data, inputs, validation, torch.device("cpu"), encoder=teacher_spec["encoder"],
+                       teacher=runs / "teacher", ven=runs / "ven", kd=MiCKDLoss(), init="fresh", ce=None,
+                       ce_weight=0.0, inference="guided", feature_dim=8)
     config = _mimic_config(runs)
-    stage = MimicStage(config, load_data(str(runs / "data"), config["data"]), torch.device("cpu"))
+    assert stage.model_spec() == build_stage("mimic", config, data, torch.device("cpu")).model_spec()
     names = [n for n, _ in stage.module.named_parameters()]
     assert names and all(n.startswith(("student.", "mixer.")) for n in names)
     teacher_before = {k: v.clone() for k, v in stage.module.teacher.state_dict().items()}
     ven_before = {k: v.clone() for k, v in stage.module.ven.state_dict().items()}
-    Trainer(stage, config, tmp_path / "mimic").fit()
+    Trainer(stage, trainer_settings(config), tmp_path / "mimic").fit()
     assert not stage.module.teacher.training and not stage.module.ven.training
     for before, module in ((teacher_before, stage.module.teacher), (ven_before, stage.module.ven)):
         for k, v in module.state_dict().items():  # includes BatchNorm running statistics
@@ -165,34 +182,31 @@ def test_cli_train_and_its_errors(runs, tmp_path, capsys):
 def test_baseline_can_start_from_the_teacher(runs, tmp_path):
     """baseline.init=teacher: the fair control starts with the teacher's weights (encoder and BNNeck)
     and records which teacher; a teacher of another shape is refused by name."""
-    from mimicgait.engine.data import load_data
-    from mimicgait.engine.stages import STAGES
+    from mimicgait.engine.from_config import build_stage, training_data
 
     config = tiny_config("baseline.init=teacher", f"baseline.teacher={runs / 'teacher'}")
-    stage = STAGES["baseline"](config, load_data(str(runs / "data"), config["data"]), torch.device("cpu"))
+    data = training_data(config, runs / "data")
+    stage = build_stage("baseline", config, data, torch.device("cpu"))
     teacher, _ = load_checkpoint(runs / "teacher")
     for key, value in stage.module.state_dict().items():
         torch.testing.assert_close(value, teacher["state_dict"][key])
     assert stage.checkpoint_extra(tmp_path)["init"]["teacher"]["sha256"]
-    fresh = STAGES["baseline"]({**config, "baseline": {"init": "fresh", "teacher": None}},
-                               load_data(str(runs / "data"), config["data"]), torch.device("cpu"))
+    fresh = build_stage("baseline", {**config, "baseline": {"init": "fresh", "teacher": None}}, data,
+                        torch.device("cpu"))
     assert any(not torch.equal(v, teacher["state_dict"][k]) for k, v in fresh.module.state_dict().items())
     wide = tiny_config("baseline.init=teacher", f"baseline.teacher={runs / 'teacher'}",
                        "model.encoder_kwargs.out_channels=8")
     with pytest.raises(UserError, match="baseline.teacher"):
-        STAGES["baseline"](wide,
-                           load_data(str(runs / "data"), wide["data"]), torch.device("cpu"))
+        build_stage("baseline", wide, data, torch.device("cpu"))
 
 
 def test_occ_aware_from_the_teacher_starts_out_as_the_teacher(runs, tmp_path):
     """baseline.init=teacher for Occlusion-Aware: encoder and head are the teacher's and the fusion
     passes the encoder's features through, so the fresh network embeds exactly as the teacher."""
-    from mimicgait.engine.data import load_data
-    from mimicgait.engine.stages import STAGES
+    from mimicgait.engine.from_config import build_stage, training_data
 
     config = tiny_config("baseline.init=teacher", f"baseline.teacher={runs / 'teacher'}")
-    data = load_data(str(runs / "data"), config["data"])
-    stage = STAGES["occ-aware"](config, data, torch.device("cpu"))
+    stage = build_stage("occ-aware", config, training_data(config, runs / "data"), torch.device("cpu"))
     teacher, _ = load_checkpoint(runs / "teacher")
     net = build_model(teacher["model_spec"])
     net.load_state_dict(teacher["state_dict"])
@@ -205,7 +219,7 @@ def test_occ_aware_from_the_teacher_starts_out_as_the_teacher(runs, tmp_path):
 
 
 def test_the_stage_registry_lists_the_stage_names_in_order():
-    from mimicgait.engine.config import STAGE_NAMES
+    from mimicgait.engine.schema import STAGE_NAMES
     from mimicgait.engine.stages import STAGES
     from mimicgait.pipeline.plan import STAGE_ORDER
 

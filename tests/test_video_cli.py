@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from mimicgait.cli import main
-from mimicgait.data.sources import open_source
+from mimicgait.data.sources import open_dataset
 from mimicgait.video import aligned_iou
 
 
@@ -38,7 +38,7 @@ def test_folder_of_videos_to_each_layout(tmp_path, video_folder, capsys):
     assert main(["silhouettes", "--video", str(video_folder), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "001-nm-01-090: kept 54 of 106 frames" in printed and "wrote 2 sequences" in printed
-    source = open_source(out)
+    source = open_dataset(out)
     assert source.format == "npz" and source.list_keys() == [("001", "cl-01", "090"), ("001", "nm-01", "090")]
     frames = source.read(("001", "nm-01", "090")).frames
     assert frames.shape == (54, 64, 64)
@@ -54,7 +54,7 @@ def test_folder_of_videos_to_each_layout(tmp_path, video_folder, capsys):
         dest = tmp_path / fmt
         args = ["silhouettes", "--video", str(video_folder / "001-nm-01-090.avi"), "--out", str(dest)]
         assert main([*args, "--format", fmt]) == 0
-        again = open_source(dest)
+        again = open_dataset(dest)
         assert again.format == fmt
         read = again.read(("001", "nm-01", "090")).frames
         if fmt == "pkl":
@@ -70,7 +70,7 @@ def test_force_adds_to_an_existing_archive(tmp_path, video_folder):
     assert main(["silhouettes", "--video", walk, "--out", str(out)]) == 0
     assert main(["silhouettes", "--video", coat, "--out", str(out)]) == 2
     assert main(["silhouettes", "--video", coat, "--out", str(out), "--force"]) == 0
-    assert open_source(out).list_keys() == [("001", "cl-01", "090"), ("001", "nm-01", "090")]
+    assert open_dataset(out).list_keys() == [("001", "cl-01", "090"), ("001", "nm-01", "090")]
 
 
 def test_nobody_in_view_writes_nothing(tmp_path, capsys):
@@ -90,7 +90,7 @@ def test_unnamed_video_needs_an_id(tmp_path, capsys):
     preview = tmp_path / "look.gif"
     assert main(["silhouettes", "--video", str(walk), "--id", "007-nm-01-090", "--out", str(out),
                  "--preview", str(preview), "--background", str(videos_dir() / "001-bkgrd-090.avi")]) == 0
-    assert open_source(out).list_keys() == [("007", "nm-01", "090")]
+    assert open_dataset(out).list_keys() == [("007", "nm-01", "090")]
     with Image.open(preview) as gif:
         assert gif.n_frames == 106 and gif.size == (160 + 160 + 120, 120)
 
@@ -119,7 +119,7 @@ def test_segmenter_hook(tmp_path, monkeypatch, capsys):
     import standin_segmenter
 
     assert standin_segmenter.CALLS and standin_segmenter.CALLS[0][1:] == (240, 320, 3)
-    kept = open_source(tmp_path / "a").read(("001", "nm-01", "090")).frames
+    kept = open_dataset(tmp_path / "a").read(("001", "nm-01", "090")).frames
     assert 45 <= len(kept) <= 60
     file_form = f"{tmp_path / 'standin_segmenter.py'}:segment"
     assert main(["silhouettes", "--video", walk, "--out", str(tmp_path / "b"), "--segmenter", file_form]) == 0

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mimicgait.data.sources import open_source
+from mimicgait.data.sources import open_dataset
 from mimicgait.video.agreement import agreement_table
 
 
@@ -42,7 +42,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def measured():
     """{name: {'auto': iou, 'clip': iou (001 only)}} and the kept / official frame counts."""
-    source = open_source(official_dir())
+    source = open_dataset(official_dir())
     table = {}
     for name, by_mode in agreement_table(videos_dir(), lambda key: source.read(key).frames).items():
         row = {"official": next(iter(by_mode.values())).reference_frames}

@@ -18,7 +18,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def add_source_options(p: argparse.ArgumentParser, required: bool = True) -> None:
+def add_input_options(p: argparse.ArgumentParser, required: bool = True) -> None:
     group = p.add_mutually_exclusive_group(required=required)
     group.add_argument("--data", help="data directory (npz archives, pkl tree or PNG tree)")
     group.add_argument("--video", help="a video file, or a directory of videos (made into silhouettes)")

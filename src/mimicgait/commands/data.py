@@ -9,7 +9,7 @@ import time
 from mimicgait.data.convert import OUTPUT_FORMATS, convert
 from mimicgait.data.inspect import describe, format_report
 from mimicgait.data.partition import split_subjects
-from mimicgait.data.sources import open_source
+from mimicgait.data.sources import open_dataset
 from mimicgait.errors import UserError
 
 
@@ -53,7 +53,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 def run_info(args: argparse.Namespace) -> int:
     """Print the dataset report; unreadable files are listed as problems, not fatal."""
     start = time.perf_counter()
-    report = describe(open_source(args.data, partition=args.partition, errors="skip"), short=args.short)
+    report = describe(open_dataset(args.data, partition=args.partition, errors="skip"), short=args.short)
     if args.json:
         print(json.dumps(report.to_dict(), indent=1))
     else:
@@ -64,7 +64,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 def run_convert(args: argparse.Namespace) -> int:
     """Convert a data directory; the source is never modified."""
-    source = open_source(args.data, partition=args.partition, errors="skip" if args.skip_bad else "raise")
+    source = open_dataset(args.data, partition=args.partition, errors="skip" if args.skip_bad else "raise")
     subjects = None
     if args.split:
         if source.partition is None:

@@ -117,15 +117,16 @@ def seconds_per_step(
     """Seconds one training step of `stage` takes, timed over `steps` steps after a warm-up step."""
 
     from mimicgait.deploy.recognizer import resolve_device
-    from mimicgait.engine.data import load_data, training_batches
-    from mimicgait.engine.stages import STAGES
+    from mimicgait.engine.data import training_batches
+    from mimicgait.engine.from_config import build_stage, trainer_settings, training_data
     from mimicgait.engine.trainer import Trainer
 
-    device = resolve_device(str(config["train"].get("device", "auto")))
-    data = load_data(str(data_dir), config["data"])
+    device = resolve_device(str(config["train"]["device"]))
+    data = training_data(config, data_dir)
+    settings = trainer_settings(config)
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(STAGES[stage](config, data, device), config, tmp)
-        batches = training_batches(data.train, config["data"], int(config["seed"]))
+        trainer = Trainer(build_stage(stage, config, data, device), settings, tmp)
+        batches = training_batches(data.train, settings.batches, settings.seed)
         trainer.module.train()
         trainer.step(trainer.module, trainer.to_device(next(batches)))  # warm-up
         started = time.perf_counter()
@@ -185,7 +186,7 @@ def run_demo(
 ) -> dict[str, Any]:
     """Run the demo into `out`; returns the pipeline's result plus {'sizing': per-job step times and
     iterations, 'seconds': wall time}. `views` and `min_iterations` exist for quick tests."""
-    from mimicgait.data.sources import open_source
+    from mimicgait.data.sources import open_dataset
     from mimicgait.engine.config import apply_overrides, load_config
     from mimicgait.io import make_output_dir
     from mimicgait.pipeline import check_pipeline_dir, plan, run_pipeline
@@ -204,7 +205,7 @@ def run_demo(
     cfg["seed"] = seed
     cfg["pipeline"]["eval"]["seed"] = seed
     resolved = apply_overrides(cfg, overrides)
-    source = open_source(data_dir, partition=resolved["data"].get("partition"))
+    source = open_dataset(data_dir, partition=resolved["data"].get("partition"))
     train_subjects = len(source.partition["TRAIN_SET"]) if source.partition else None
     left = (1.0 - SAFETY_MARGIN) * minutes * 60.0 - (time.perf_counter() - started)
     deadline = time.perf_counter() + TRAIN_SHARE * max(0.0, left)

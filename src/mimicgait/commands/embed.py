@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 
-from mimicgait.commands._inputs import add_model_options, add_source_options
+from mimicgait.commands._inputs import add_input_options, add_model_options
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "model fingerprint) or OUT.parquet (one row per sequence; needs pyarrow).",
     )
     add_model_options(p)
-    add_source_options(p)
+    add_input_options(p)
     p.add_argument("--occlusion", default="none",
                    help="occlude each sequence as `mimicgait eval` does (kinds, e.g. top,bottom; "
                         "default none)")

@@ -87,10 +87,10 @@ def load_model(checkpoint: str, inference: str | None, device: str = "cpu") -> t
 def load_store(args: argparse.Namespace):
     """The store of the sequences to evaluate on, chosen by --subjects or --split of the partition."""
     from mimicgait.data.partition import split_subjects
-    from mimicgait.data.sources import open_source
+    from mimicgait.data.sources import open_dataset
     from mimicgait.data.store import SequenceStore
 
-    source = open_source(args.data, partition=args.partition)
+    source = open_dataset(args.data, partition=args.partition)
     subjects = None
     if args.subjects:
         subjects = parse_subjects(args.subjects)
@@ -100,7 +100,7 @@ def load_store(args: argparse.Namespace):
         except ValueError as err:
             raise UserError(f"{err}; or evaluate on held-out subjects that exist with --subjects "
                              "(e.g. 063-074) or on everything with --split all") from None
-    return SequenceStore.from_source(source, subjects=subjects, packed=True, min_frames=1), source
+    return SequenceStore.from_dataset(source, subjects=subjects, packed=True, min_frames=1), source
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 
-from mimicgait.commands._inputs import add_model_options, add_source_options
+from mimicgait.commands._inputs import add_input_options, add_model_options
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     enroll = actions.add_parser("enroll", help="embed sequences and enrol them under their subject ids")
     enroll.add_argument("--gallery", required=True, help="gallery file (created when missing)")
     add_model_options(enroll)
-    add_source_options(enroll)
+    add_input_options(enroll)
     enroll.set_defaults(func=run_enroll)
     listing = actions.add_parser("list", help="identities and their sequence counts")
     listing.add_argument("--gallery", required=True)

@@ -7,7 +7,7 @@ import json
 import logging
 import math
 
-from mimicgait.commands._inputs import add_model_options, add_source_options
+from mimicgait.commands._inputs import add_input_options, add_model_options
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--gallery", required=True, help="gallery file (mimicgait gallery enroll)")
     add_model_options(p)
-    add_source_options(p)
+    add_input_options(p)
     p.add_argument("--top-k", type=int, default=5, help="identities listed per probe (default 5)")
     limit = p.add_mutually_exclusive_group()
     limit.add_argument("--threshold", type=float, help="distance below which a match is accepted")

@@ -98,9 +98,9 @@ def show_occlusions(data: str | Path, out: str | Path, sequences: int = 3, frame
 
 def _pick_records(data: str, count: int) -> list:
     """`count` non-empty sequences spread evenly over the directory's sorted keys."""
-    from mimicgait.data.sources import open_source
+    from mimicgait.data.sources import open_dataset
 
-    source = open_source(data, errors="skip")
+    source = open_dataset(data, errors="skip")
     keys = source.list_keys()
     if not keys:
         raise UserError(f"{data}: no sequences found; point --data at a silhouette directory")

@@ -7,7 +7,7 @@ import json
 import os
 
 from mimicgait.commands._options import add_overrides
-from mimicgait.engine.config import STAGE_NAMES
+from mimicgait.engine.schema import STAGE_NAMES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -45,7 +45,7 @@ class DataReport:
 
 def describe(source: SequenceSource, short: int = 10) -> DataReport:
     """Load and summarise a source; sequences with fewer than `short` frames are named as problems."""
-    store = SequenceStore.from_source(source, min_frames=0)
+    store = SequenceStore.from_dataset(source, min_frames=0)
     lengths = store.lengths
     problems = [reason for _, reason in store.dropped]
     short_seqs = [("/".join(k), int(n)) for k, n in zip(store.keys, lengths, strict=True) if n < short]

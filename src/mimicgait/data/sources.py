@@ -6,7 +6,7 @@
 - `png`: CASIA-B's original release `<sid>/<type>/<view>/*.png`, raw silhouette images that are
   pretreated (cropped, scaled, centred) on reading.
 
-`open_source(DIR)` looks at the directory and picks the reader; a user never names the format.
+`open_dataset(DIR)` looks at the directory and picks the reader; a user never names the format.
 Every reader lists its sequences cheaply (names only) and decodes frames on demand, yielding
 `SequenceRecord`s whose frames are `[T, H, W]` uint8 in {0, 1}.
 
@@ -319,7 +319,7 @@ def detect_format(root: str | Path) -> str:
     )
 
 
-def open_source(
+def open_dataset(
     path: str | Path,
     partition: str | Path | None = None,
     errors: str = "raise",

@@ -64,7 +64,7 @@ class SequenceStore:
 
     # -- construction --------------------------------------------------------------------------
     @classmethod
-    def from_source(
+    def from_dataset(
         cls,
         source: SequenceSource,
         subjects: Iterable[str] | None = None,

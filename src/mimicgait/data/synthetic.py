@@ -11,7 +11,7 @@ person, scale to the frame height, centre horizontally on the mass), vectorised 
 
 `generate_dataset` writes the packed archive format of the CASIA-B copy in /work/shared/data
 (`<sid>.npz`, entries `<cond>-<nn>/<view>` = np.packbits(frames, axis=-1)) plus an OpenGait
-style `partition.json`, which `mimicgait.data.sources.open_source` reads like real data.
+style `partition.json`, which `mimicgait.data.sources.open_dataset` reads like real data.
 """
 
 from __future__ import annotations

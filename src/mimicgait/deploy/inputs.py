@@ -53,19 +53,19 @@ def from_data(
 ) -> SequenceSet:
     """The sequences of a data directory (every layout the data layer reads), filtered by subject ids,
     condition prefixes (`nm-05`, `bg`) and views."""
-    from mimicgait.data.sources import open_source
+    from mimicgait.data.sources import open_dataset
     from mimicgait.data.store import SequenceStore
     from mimicgait.eval.evaluate import check_input_size
     from mimicgait.eval.protocols import Selector
 
-    source = open_source(data, partition=partition)
+    source = open_dataset(data, partition=partition)
     present = set(source.subjects())
     if subjects is not None:
         absent = sorted(set(subjects) - present)
         if absent and len(absent) == len(set(subjects)):
             raise UserError(f"--subjects: none of {', '.join(absent[:5])} is in {data}")
         subjects = [s for s in subjects if s in present]
-    store = SequenceStore.from_source(source, subjects=subjects, packed=True, min_frames=1)
+    store = SequenceStore.from_dataset(source, subjects=subjects, packed=True, min_frames=1)
     check_input_size(list(frame_size), store.frame_size, "--model")
     keep = np.ones(len(store), dtype=bool)
     if types:

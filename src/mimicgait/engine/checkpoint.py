@@ -46,9 +46,9 @@ def atomic_save(payload: dict[str, Any], path: str | Path) -> Path:
     return write_atomic(path, lambda f: torch.save(payload, f))
 
 
-def resolve_checkpoint(path_or_run_dir: str | Path, what: str = "checkpoint") -> Path:
+def resolve_checkpoint(location: str | Path, what: str = "checkpoint") -> Path:
     """A checkpoint file, or RUN_DIR/model.pt for a run directory; FileNotFoundError saying what to do."""
-    path = Path(path_or_run_dir)
+    path = Path(location)
     if path.is_dir():
         final = path / FINAL_NAME
         if final.is_file():
@@ -71,7 +71,7 @@ def resolve_checkpoint(path_or_run_dir: str | Path, what: str = "checkpoint") ->
 REQUIRED_KEYS = ("stage", "model_spec", "input_size", "state_dict")
 
 
-def load_checkpoint(path_or_run_dir: str | Path, what: str = "checkpoint") -> tuple[dict[str, Any], Path]:
+def load_checkpoint(location: str | Path, what: str = "checkpoint") -> tuple[dict[str, Any], Path]:
     """(payload, file) loaded with weights_only=True onto the CPU, format and entries checked.
 
     Raises `UserError` naming the file when it is missing, unreadable, truncated or not a
@@ -79,7 +79,7 @@ def load_checkpoint(path_or_run_dir: str | Path, what: str = "checkpoint") -> tu
     (loading those would run code from the file, so the file is refused, never loaded fully).
     """
     try:
-        path = resolve_checkpoint(path_or_run_dir, what)
+        path = resolve_checkpoint(location, what)
     except FileNotFoundError as err:
         raise UserError(str(err)) from None
     try:
@@ -223,7 +223,7 @@ def _load_reference(payload: dict[str, Any], file: Path, key: str, what: str) ->
 
 
 def load_for_inference(
-    path_or_run_dir: str | Path, inference: str | None = None, device: str | torch.device = "cpu"
+    location: str | Path, inference: str | None = None, device: str | torch.device = "cpu"
 ) -> tuple[InferenceModel, dict[str, Any]]:
     """(model with `.embed(sils, lengths) -> [N, C, P]`, meta) from a checkpoint or run directory.
 
@@ -232,7 +232,7 @@ def load_for_inference(
     not need it), iteration, file. BatchNorm is folded into the convolutions (models.fold): the same
     embeddings with one pass over the activations fewer.
     """
-    payload, file = load_checkpoint(path_or_run_dir)
+    payload, file = load_checkpoint(location)
     spec = payload["model_spec"]
     stage = payload["stage"]
     if stage == "ven":

@@ -1,4 +1,4 @@
-"""Training data from a config: which subjects, the P x K loader, and the validation split.
+"""Training data: which subjects, the P x K loader, and the validation split.
 
 The loader is endless and a pure function of (seed, batch number), so resuming at iteration i
 only needs the sampler told that i batches were consumed (see `mimicgait.data.samplers`).
@@ -42,37 +42,43 @@ def _training_hint(message: str) -> str:
     return message.replace("--partition", "--set data.partition=FILE")
 
 
-def load_data(data_dir: str, data_cfg: dict[str, Any]) -> TrainingData:
-    """Open `data_dir`, pick the training subjects (data.subjects, else the partition split, else all)
-    minus data.val_subjects, and load both stores."""
+def load_data(
+    data_dir: str,
+    partition: str | None = None,
+    subjects: str | list[str] | None = None,
+    split: str = "train",
+    val_subjects: str | list[str] | None = None,
+    min_frames: int = 1,
+) -> TrainingData:
+    """Open `data_dir`, pick the training subjects (`subjects`, else the partition's `split`, else
+    all) minus `val_subjects`, and load both stores. Subjects are lists or ranges like '001-062'."""
     from mimicgait.data.partition import split_subjects
-    from mimicgait.data.sources import open_source
+    from mimicgait.data.sources import open_dataset
 
     try:
-        source = open_source(data_dir, partition=data_cfg.get("partition"))
+        source = open_dataset(data_dir, partition=partition)
         existing = set(source.subjects())
-        subjects = parse_subjects(data_cfg.get("subjects"), "data.subjects")
-        if subjects is None and source.partition is not None:
-            subjects = split_subjects(source.partition, data_cfg.get("split", "train"), existing)
+        chosen = parse_subjects(subjects, "data.subjects")
+        if chosen is None and source.partition is not None:
+            chosen = split_subjects(source.partition, split, existing)
     except UserError as err:  # the data layer's hints name --partition, which training spells differently
         raise UserError(_training_hint(str(err))) from None
-    if subjects is None:
-        subjects = sorted(existing)
-    val = parse_subjects(data_cfg.get("val_subjects"), "data.val_subjects") or []
-    for name, chosen in (("data.subjects", subjects), ("data.val_subjects", val)):
-        missing = sorted(set(chosen) - existing)
+    if chosen is None:
+        chosen = sorted(existing)
+    val = parse_subjects(val_subjects, "data.val_subjects") or []
+    for name, named in (("data.subjects", chosen), ("data.val_subjects", val)):
+        missing = sorted(set(named) - existing)
         if missing:
             raise UserError(
                 f"{name} names {len(missing)} subject(s) absent from {data_dir}: "
                 f"{', '.join(missing[:10])}; fix the config or --data, or on other data "
                 f"--set {name}=null"
             )
-    train_subjects = [s for s in subjects if s not in set(val)]
+    train_subjects = [s for s in chosen if s not in set(val)]
     if not train_subjects:
         raise UserError(f"no training subjects left in {data_dir} after removing data.val_subjects")
-    min_frames = int(data_cfg.get("min_frames", 1))
-    train = SequenceStore.from_source(source, subjects=train_subjects, min_frames=min_frames)
-    val_store = SequenceStore.from_source(source, subjects=val, min_frames=min_frames) if val else None
+    train = SequenceStore.from_dataset(source, subjects=train_subjects, min_frames=min_frames)
+    val_store = SequenceStore.from_dataset(source, subjects=val, min_frames=min_frames) if val else None
     log.info("training on %s%s", train, f", validating on {val_store}" if val_store is not None else "")
     return TrainingData(train, val_store, str(data_dir))
 
@@ -89,36 +95,35 @@ def check_batch(store: SequenceStore, ids_per_batch: int, seqs_per_id: int, wher
         )
 
 
-def frame_sampler(frames_cfg: dict[str, Any]) -> FrameSampler:
-    return FrameSampler(
-        mode=frames_cfg.get("mode", "range"),
-        frames=int(frames_cfg.get("frames", 30)),
-        min_frames=int(frames_cfg.get("min_frames", 20)),
-        max_frames=int(frames_cfg.get("max_frames", 40)),
-        ordered=bool(frames_cfg.get("ordered", True)),
-    )
+@dataclass(frozen=True)
+class BatchSettings:
+    """How training batches are drawn: P subjects x K sequences, which frames, how many workers."""
+
+    ids_per_batch: int
+    seqs_per_id: int
+    frames: FrameSampler
+    workers: int
 
 
 def training_batches(
     store: SequenceStore,
-    data_cfg: dict[str, Any],
+    settings: BatchSettings,
     seed: int,
     start: int = 0,
     rank: int | None = None,
     world_size: int | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Endless P x K batches (this rank's share), starting after `start` consumed batches."""
-    p, k = int(data_cfg["ids_per_batch"]), int(data_cfg["seqs_per_id"])
+    p, k = settings.ids_per_batch, settings.seqs_per_id
     check_batch(store, p, k, "training data")
     sampler = IdentityBatchSampler(store.labels, p, k, seed=seed, rank=rank, world_size=world_size)
     sampler.load_state_dict({"batches": start, "seed": seed})
-    dataset = TrainingDataset(store, frame_sampler(data_cfg["frames"]), seed=seed)
-    workers = int(data_cfg.get("workers", 0))
+    dataset = TrainingDataset(store, settings.frames, seed=seed)
     loader = DataLoader(
         dataset,
         batch_sampler=sampler,
         collate_fn=collate_sequences,
-        num_workers=workers,
-        persistent_workers=workers > 0,
+        num_workers=settings.workers,
+        persistent_workers=settings.workers > 0,
     )
     return iter(loader)

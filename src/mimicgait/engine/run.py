@@ -20,8 +20,7 @@ import torch
 from mimicgait.engine import distributed
 from mimicgait.engine.checkpoint import FINAL_NAME, LAST_NAME
 from mimicgait.engine.config import check_values, save_config
-from mimicgait.engine.data import load_data
-from mimicgait.engine.stages import STAGES
+from mimicgait.engine.from_config import build_stage, check_stage_config, trainer_settings, training_data
 from mimicgait.engine.trainer import Trainer
 from mimicgait.errors import UserError
 from mimicgait.io import check_output_dir, check_own_directory, make_output_dir, os_errors
@@ -39,7 +38,7 @@ def seed_everything(seed: int) -> None:
 RUN_ENTRIES = frozenset({"config.yaml", "log.jsonl", "checkpoints", "tensorboard", FINAL_NAME})
 
 
-def check_run_dir(run_dir: str | Path, data_dir: str | Path, resume: bool) -> Path:
+def check_training_output(run_dir: str | Path, data_dir: str | Path, resume: bool) -> Path:
     """Refuse, before any work, a run directory the run must not write into; returns it as a Path.
 
     Refused with a `UserError`: a file, an unwritable location, the data directory or a folder
@@ -86,7 +85,7 @@ def _collective_timeout(
     text = str(err)
     if not info.enabled or ("timed out" not in text.lower() and "timeout" not in text.lower()):
         return None
-    seconds = config["train"].get("dist_timeout_s")
+    seconds = config["train"]["dist_timeout_s"]
     return UserError(
         f"rank {info.rank}: no answer from the other ranks within train.dist_timeout_s={seconds} s; a rank "
         "stopped, hung or was much slower (raise train.dist_timeout_s if a step or validation legitimately "
@@ -104,20 +103,17 @@ def train(
     checkpoint. `config.yaml` is written only once the run starts, so a refused or failed start
     leaves an existing run (and any other directory) as it was.
     """
-    if stage not in STAGES:
-        raise UserError(f"unknown stage {stage!r}; choose from {', '.join(STAGES)}")
-    check_values(config, where=str(config.get("_source", "config")))
-    STAGES[stage].check_config(config)
-    run_dir = check_run_dir(run_dir, data_dir, resume)
-    info, device = distributed.setup(
-        config["train"].get("device", "auto"), config["train"].get("dist_timeout_s")
-    )
+    check_values(config)
+    check_stage_config(stage, config)
+    settings = trainer_settings(config)
+    run_dir = check_training_output(run_dir, data_dir, resume)
+    info, device = distributed.setup(config["train"]["device"], config["train"]["dist_timeout_s"])
     try:
-        if config["train"].get("deterministic"):
+        if config["train"]["deterministic"]:
             torch.use_deterministic_algorithms(True)
-        seed_everything(int(config["seed"]))
-        data = load_data(str(data_dir), config["data"])
-        stage_obj = STAGES[stage](config, data, device)
+        seed_everything(settings.seed)
+        data = training_data(config, data_dir)
+        stage_obj = build_stage(stage, config, data, device)
 
         def started() -> None:  # resume state and data checked: the run directory may now change
             if info.is_main:
@@ -127,7 +123,9 @@ def train(
                     save_config(config, run_dir / "config.yaml")
 
         try:
-            summary = Trainer(stage_obj, config, run_dir, info).fit(resume=resume, on_start=started)
+            summary = Trainer(stage_obj, settings, run_dir, info, record=config).fit(
+                resume=resume, on_start=started
+            )
         except RuntimeError as err:
             timeout = _collective_timeout(err, info, config)
             if timeout is None:

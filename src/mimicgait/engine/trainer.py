@@ -8,12 +8,12 @@ consumed, so N steps + resume + N steps gives the same weights as 2N steps.
 
 from __future__ import annotations
 
-import bisect
 import logging
 import math
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,38 +31,37 @@ from mimicgait.engine.checkpoint import (
     rng_state,
     set_rng_state,
 )
-from mimicgait.engine.data import training_batches
+from mimicgait.engine.data import BatchSettings, training_batches
 from mimicgait.engine.logging import RunLogger
+from mimicgait.engine.optim import OptimSettings, build_optimizer
 from mimicgait.engine.precision import resolve_amp
 from mimicgait.engine.stages.base import Stage
 from mimicgait.errors import DivergenceError, UserError
 
 log = logging.getLogger(__name__)
 
-OPTIMIZERS = ("sgd", "adam")
 
+@dataclass(frozen=True)
+class TrainerSettings:
+    """What a training run needs beside its stage (`train.*`, `optim.*`, the batch settings, `seed`).
 
-def build_optimizer(params: list[nn.Parameter], optim_cfg: dict[str, Any]) -> torch.optim.Optimizer:
-    """SGD (momentum, weight decay, optional Nesterov) or Adam, as configured."""
-    name = optim_cfg["name"].lower()
-    lr, wd = float(optim_cfg["lr"]), float(optim_cfg["weight_decay"])
-    if name == "sgd":
-        return torch.optim.SGD(
-            params,
-            lr=lr,
-            momentum=float(optim_cfg["momentum"]),
-            weight_decay=wd,
-            nesterov=bool(optim_cfg["nesterov"]),
-        )
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
-    raise UserError(f"optim.name must be one of {OPTIMIZERS}, got {optim_cfg['name']!r}")
+    `val_every`: validate every that many steps (> 0), only at the end (0) or never (< 0);
+    `checkpoint_every` <= 0: no intermediate checkpoints; `time_limit_s`: stop at the first log
+    point past that many seconds (None: no limit); `amp`: 'none', 'bf16', 'fp16' or 'auto'.
+    """
 
-
-def learning_rate(optim_cfg: dict[str, Any], iteration: int) -> float:
-    """Multi-step schedule: lr x gamma^(number of milestones <= iteration)."""
-    milestones = sorted(int(m) for m in optim_cfg.get("milestones") or [])
-    return float(optim_cfg["lr"]) * float(optim_cfg["gamma"]) ** bisect.bisect_right(milestones, iteration)
+    iterations: int
+    seed: int
+    optim: OptimSettings
+    batches: BatchSettings
+    log_every: int
+    checkpoint_every: int
+    val_every: int
+    time_limit_s: float | None
+    amp: str
+    channels_last: bool
+    progress: bool
+    tensorboard: bool
 
 
 def step_generator(seed: int, iteration: int, rank: int) -> torch.Generator:
@@ -71,32 +70,35 @@ def step_generator(seed: int, iteration: int, rank: int) -> torch.Generator:
 
 
 class Trainer:
-    """Runs a stage for `train.iterations` steps, writing logs and checkpoints to `run_dir`.
+    """Runs a stage for `settings.iterations` steps, writing logs and checkpoints to `run_dir`.
 
     `validate` (default: the stage's) is any callable returning a dict of numbers or None; it runs
-    every `train.val_every` steps (if > 0) and at the end (unless val_every < 0), on the main process only.
+    every `settings.val_every` steps (if > 0) and at the end (unless val_every < 0), on the main
+    process only. `record` (the resolved config, plain values) is kept in every checkpoint.
     """
 
     def __init__(
         self,
         stage: Stage,
-        config: dict[str, Any],
+        settings: TrainerSettings,
         run_dir: str | Path,
         info: distributed.DistInfo | None = None,
         validate: Callable[[], dict[str, float] | None] | None = None,
+        record: dict[str, Any] | None = None,
     ) -> None:
-        self.stage, self.config, self.run_dir = stage, config, Path(run_dir)
+        self.stage, self.settings, self.run_dir = stage, settings, Path(run_dir)
+        self.record = record if record is not None else {}
         self.info = info or distributed.DistInfo()
         self.device = stage.device
-        self.train_cfg, self.optim_cfg = config["train"], config["optim"]
+        self.optim = settings.optim
         self.validate = validate if validate is not None else stage.validate
         self.module = stage.module.to(self.device)
-        if self.train_cfg["channels_last"]:
+        if settings.channels_last:
             # Same numbers, faster convolution kernels (benchmarks/step_time.py --layout).
             self.module.to(memory_format=torch.channels_last)
         self.params = [p for p in self.module.parameters() if p.requires_grad]
-        self.optimizer = build_optimizer(self.params, self.optim_cfg)
-        requested = self.train_cfg["amp"]
+        self.optimizer = build_optimizer(self.params, self.optim)
+        requested = settings.amp
         self.amp = amp = resolve_amp(requested, self.device)
         if requested == "auto":
             log.info("train.amp=auto: %s on %s", amp, self.device)
@@ -106,7 +108,6 @@ class Trainer:
     # -- checkpoints ---------------------------------------------------------------------------
     def payload(self) -> dict[str, Any]:
         """The checkpoint dict (tensors and plain values only)."""
-        config = {k: v for k, v in self.config.items() if not k.startswith("_")}
         payload = {
             "format": FORMAT,
             "stage": self.stage.name,
@@ -115,10 +116,10 @@ class Trainer:
             "state_dict": {k: v.detach().cpu() for k, v in self.module.state_dict().items()},
             "iteration": self.iteration,
             "optimizer": self.optimizer.state_dict(),
-            "scheduler": {"iteration": self.iteration, "lr": learning_rate(self.optim_cfg, self.iteration)},
+            "scheduler": {"iteration": self.iteration, "lr": self.optim.learning_rate(self.iteration)},
             "rng": rng_state(),
-            "sampler": {"batches": self.iteration, "seed": int(self.config["seed"])},
-            "config": config,
+            "sampler": {"batches": self.iteration, "seed": self.settings.seed},
+            "config": self.record,
             "data_fingerprint": self.stage.data_fingerprint(),
             **self.stage.checkpoint_extra(self.run_dir),
         }
@@ -169,8 +170,8 @@ class Trainer:
     def step(self, model: nn.Module, batch: dict[str, Any]) -> dict[str, float]:
         """One optimisation step; returns the logged scalars as floats."""
         for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate(self.optim_cfg, self.iteration)
-        generator = step_generator(int(self.config["seed"]), self.iteration, self.info.rank)
+            group["lr"] = self.optim.learning_rate(self.iteration)
+        generator = step_generator(self.settings.seed, self.iteration, self.info.rank)
         self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
             loss, logs = self.stage.compute(model, batch, generator)
@@ -178,16 +179,16 @@ class Trainer:
             hint = "; or train the teacher longer" if self.stage.name == "mimic" else ""
             raise DivergenceError(
                 f"{self.stage.name}: loss is {loss.item()} at iteration {self.iteration}: training diverged; "
-                f"lower optim.lr (now {self.optim_cfg['lr']}) or set optim.grad_clip{hint}"
+                f"lower optim.lr (now {self.optim.lr}) or set optim.grad_clip{hint}"
             )
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.optimizer)
         else:
             loss.backward()
-        clip = self.optim_cfg.get("grad_clip")
+        clip = self.optim.grad_clip
         if clip:
-            logs["grad_norm"] = torch.nn.utils.clip_grad_norm_(self.params, float(clip))
+            logs["grad_norm"] = torch.nn.utils.clip_grad_norm_(self.params, clip)
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
             self.scaler.update()
@@ -201,7 +202,7 @@ class Trainer:
     def run_validation(self, logger: RunLogger | None) -> dict[str, float] | None:
         if not self.info.is_main or self.validate is None:
             return None
-        occlusion = getattr(self.stage, "val_occlusion", lambda: "none")()
+        occlusion = self.stage.val_occlusion()
         shown = "holistic" if occlusion in (None, "none") else f"probes and gallery occluded: {occlusion}"
         metrics = self.validate()
         if metrics and logger is not None:
@@ -215,19 +216,19 @@ class Trainer:
         return metrics
 
     def fit(self, resume: bool = False, on_start: Callable[[], None] | None = None) -> dict[str, Any]:
-        """Train to `train.iterations`; returns {'iteration', 'train' (last logged means), 'val'}.
+        """Train to `settings.iterations`; returns {'iteration', 'train' (last logged means), 'val'}.
 
         `on_start` is called once the resume checkpoint and the data's batches are checked, before
         anything is written: the caller writes its own files there (`run.train`: config.yaml).
         """
-        total = int(self.train_cfg["iterations"])
-        seed = int(self.config["seed"])
+        settings = self.settings
+        total = settings.iterations
         saved_rng = self.restore() if resume else None
         # The loader is created before the RNG state is restored: creating it draws from torch's RNG.
         batches = training_batches(
             self.stage.data.train,
-            self.config["data"],
-            seed,
+            settings.batches,
+            settings.seed,
             start=self.iteration,
             rank=self.info.rank,
             world_size=self.info.world_size,
@@ -238,17 +239,13 @@ class Trainer:
             set_rng_state(saved_rng)
         model = distributed.wrap(self.module, self.info, self.device)
         self.module.train()
-        tensorboard = bool(self.train_cfg["tensorboard"])
-        logger = RunLogger(self.run_dir, tensorboard) if self.info.is_main else None
+        logger = RunLogger(self.run_dir, settings.tensorboard) if self.info.is_main else None
         if logger is not None and resume:
             logger.write(self.iteration, "event", {"resumed": True})
-        log_every = max(1, int(self.train_cfg["log_every"]))
-        ckpt_every = int(self.train_cfg["checkpoint_every"])
-        val_every = int(self.train_cfg["val_every"])
-        limit = self.train_cfg.get("time_limit_s")
-        limit = None if limit is None else float(limit)
+        log_every = max(1, settings.log_every)
+        ckpt_every, val_every, limit = settings.checkpoint_every, settings.val_every, settings.time_limit_s
         bar = None
-        if self.info.is_main and self.train_cfg["progress"]:
+        if self.info.is_main and settings.progress:
             from tqdm import tqdm
 
             bar = tqdm(
@@ -276,7 +273,7 @@ class Trainer:
                     over_time = means.pop("_over_time", 0.0) > 0
                     elapsed = time.perf_counter() - started
                     means["s_per_step"] = elapsed / count
-                    means["lr"] = learning_rate(self.optim_cfg, self.iteration - 1)
+                    means["lr"] = self.optim.learning_rate(self.iteration - 1)
                     if logger is not None:
                         logger.write(self.iteration, "train", means)
                     last, window, count, started = means, {}, 0, time.perf_counter()

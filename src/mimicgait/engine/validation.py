@@ -6,7 +6,7 @@ of numbers, so any other check can be plugged in instead (`Trainer(validate=...)
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -14,17 +14,24 @@ from torch import Tensor, nn
 from mimicgait.engine.preprocess import Preprocess
 
 
+@dataclass(frozen=True)
+class ValSettings:
+    """How a stage validates: the protocol, the occlusion kinds of probes and gallery ('none':
+    holistic), the seed of the occlusion draw, the embedding batch and frame cap, a progress bar."""
+
+    protocol: str
+    occlusion: str
+    seed: int
+    batch_size: int
+    max_frames: int | None
+    progress: bool
+
+
 def recognition_validation(
-    module: nn.Module,
-    preprocess: Preprocess,
-    store,
-    val_cfg: dict[str, Any],
-    occlusion: str,
-    seed: int = 0,
-    progress: bool = False,
+    module: nn.Module, preprocess: Preprocess, store, settings: ValSettings
 ) -> dict[str, float] | None:
-    """Rank metrics of `module.embed` on `store` under the configured protocol (None without a store);
-    `progress` shows a bar over the sequences embedded (validation can take minutes)."""
+    """Rank metrics of `module.embed` on `store` under `settings` (None without a store); a progress
+    bar over the sequences embedded when asked (validation can take minutes)."""
     if store is None:
         return None
     from mimicgait.eval.evaluate import evaluate
@@ -42,12 +49,12 @@ def recognition_validation(
         report = evaluate(
             embed,
             store,
-            build_protocol(val_cfg["protocol"]),
-            occlusion=occlusion,
-            seed=seed,
-            batch_size=int(val_cfg.get("batch_size", 8)),
-            max_frames=val_cfg.get("max_frames"),
-            progress=progress,
+            build_protocol(settings.protocol),
+            occlusion=settings.occlusion,
+            seed=settings.seed,
+            batch_size=settings.batch_size,
+            max_frames=settings.max_frames,
+            progress=settings.progress,
         )
     finally:
         module.train(was_training)

@@ -144,7 +144,7 @@ def evaluate_jobs(
     config: dict[str, Any], data_dir: str | Path, run_dir: Path, progress: bool = True
 ) -> dict[str, dict[str, Any]]:
     """Write every report of `evaluations` to RUN_DIR/reports (reusing up-to-date ones); returns them."""
-    from mimicgait.data.sources import open_source
+    from mimicgait.data.sources import open_dataset
     from mimicgait.data.store import SequenceStore
     from mimicgait.deploy.recognizer import resolve_device
     from mimicgait.engine.checkpoint import load_for_inference, resolve_checkpoint
@@ -155,7 +155,7 @@ def evaluate_jobs(
 
     ev = config["pipeline"]["eval"]
     device = resolve_device(ev.get("device") or config["train"].get("device", "auto"))
-    source = open_source(data_dir, partition=config["data"].get("partition"))
+    source = open_dataset(data_dir, partition=config["data"].get("partition"))
     subjects = eval_subjects(config, source)
     store = None
     protocol = build_protocol(config["val"]["protocol"])
@@ -173,7 +173,7 @@ def evaluate_jobs(
             reports[item.name] = report
             continue
         if store is None:
-            store = SequenceStore.from_source(source, subjects=subjects, packed=True, min_frames=1)
+            store = SequenceStore.from_dataset(source, subjects=subjects, packed=True, min_frames=1)
             log.info("evaluating on %s", store)
         key = (item.job, item.inference)
         if key not in models:

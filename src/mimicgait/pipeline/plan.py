@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mimicgait.engine.config import STAGE_NAMES, ConfigError, apply_overrides, check, merge
+from mimicgait.engine.config import ConfigError, apply_overrides, check, merge
+from mimicgait.engine.schema import STAGE_NAMES
 from mimicgait.errors import UserError
 from mimicgait.io import check_output_dir, check_own_directory
 

@@ -40,16 +40,16 @@ def run_pipeline(
     resolved = apply_overrides(config, overrides)
     jobs = plan(resolved)  # a bad pipeline section, or no subjects to evaluate on, refused before training
     check_pipeline_dir(run_dir, data_dir, [job.name for job in jobs], own_entries)
-    from mimicgait.engine.run import STAGES
+    from mimicgait.engine.from_config import check_stage_config
 
     names = [job.name for job in jobs]
     for job in jobs:  # every job's settings, before the first one trains
         cfg = job_config(config, job, run_dir, overrides, names)
         check_values(cfg, where=f"pipeline job {job.name}")
-        STAGES[job.stage].check_config(cfg)
-    from mimicgait.data.sources import open_source
+        check_stage_config(job.stage, cfg)
+    from mimicgait.data.sources import open_dataset
 
-    eval_subjects(resolved, open_source(data_dir, partition=resolved["data"].get("partition")))
+    eval_subjects(resolved, open_dataset(data_dir, partition=resolved["data"].get("partition")))
     eval_amp(resolved["pipeline"]["eval"].get("amp", "none"), torch.device("cpu"))
     make_output_dir(run_dir, "--out")
     with os_errors(run_dir / "pipeline.yaml", "--out"):

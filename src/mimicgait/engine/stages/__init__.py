@@ -1,8 +1,8 @@
-"""Training stages by name, in `engine.config.STAGE_NAMES` order: teacher, ven, baseline, occ-aware, mimic."""
+"""Training stages by name, in `engine.schema.STAGE_NAMES` order: teacher, ven, baseline, occ-aware, mimic."""
 
 from __future__ import annotations
 
-from mimicgait.engine.stages.base import Stage, occlusion_policy
+from mimicgait.engine.stages.base import BatchInputs, Stage
 from mimicgait.engine.stages.mimic import MimicStage
 from mimicgait.engine.stages.recognition import BaselineStage, OccAwareStage, TeacherStage
 from mimicgait.engine.stages.ven import VENStage
@@ -17,11 +17,11 @@ STAGES: dict[str, type[Stage]] = {
 
 __all__ = [
     "STAGES",
+    "BatchInputs",
     "BaselineStage",
     "MimicStage",
     "OccAwareStage",
     "Stage",
     "TeacherStage",
     "VENStage",
-    "occlusion_policy",
 ]

@@ -15,62 +15,72 @@ import torch
 from torch import Tensor, nn
 
 from mimicgait.engine.build import build_encoder, build_model
-from mimicgait.engine.checkpoint import load_checkpoint, load_weights
+from mimicgait.engine.checkpoint import load_checkpoint, load_weights, relative_reference
 from mimicgait.engine.data import TrainingData
 from mimicgait.engine.distributed import gather_across
-from mimicgait.engine.stages.base import Logs, Stage
+from mimicgait.engine.stages.base import BatchInputs, Logs, Stage
+from mimicgait.engine.validation import ValSettings
 from mimicgait.errors import UserError
-from mimicgait.losses import BNNeckCrossEntropy, L2KDLoss, MiCKDLoss
+from mimicgait.losses import BNNeckCrossEntropy, MiCKDLoss
 from mimicgait.models import BNNeckHead
 
-KD_LOSSES = ("mickd", "l2")
-
-
-def _find(value: str | None, config: dict[str, Any], key: str) -> Path:
-    """The run directory or checkpoint `value` names: as given, else relative to the config file."""
-    from mimicgait.engine.config import config_dir
-
-    if not value:
-        raise UserError(f"the mimic stage needs {key}: a run directory or checkpoint (--set {key}=RUN_DIR)")
-    path = Path(value)
-    if not path.is_absolute() and not path.exists() and (config_dir(config) / path).exists():
-        return config_dir(config) / path
-    return path
+INITS = ("fresh", "teacher")
 
 
 class MimicStage(Stage):
+    """The mimic network: `encoder` (the student's spec, the teacher's architecture) trained on
+    occluded input with `kd` (MiCKD or L2) against the frozen teacher at `teacher`, guided by the
+    frozen VEN at `ven` (None: unguided). `init` 'teacher' starts the student from the teacher's
+    encoder. `ce` (with `ce_weight` > 0) adds a BNNeck cross-entropy on the student. `inference`
+    is what the saved model embeds with; `feature_dim` is the mixer's width when there is no VEN
+    (with one, the VEN's own)."""
+
     name = "mimic"
     occluded = True
 
-    def __init__(self, config: dict[str, Any], data: TrainingData, device: torch.device) -> None:
-        super().__init__(config, data, device)
-        mimic_cfg = config["mimic"]
-        self.guidance = bool(mimic_cfg["guidance"])
-        spec = self.encoder_spec()
+    def __init__(
+        self,
+        data: TrainingData,
+        batch_inputs: BatchInputs,
+        validation: ValSettings,
+        device: torch.device,
+        *,
+        encoder: dict[str, Any],
+        teacher: Path,
+        ven: Path | None,
+        kd: nn.Module,
+        init: str,
+        ce: BNNeckCrossEntropy | None,
+        ce_weight: float,
+        inference: str,
+        feature_dim: int,
+    ) -> None:
+        super().__init__(data, batch_inputs, validation, device)
+        self.encoder, self.guidance, self.kd, self.inference = encoder, ven is not None, kd, inference
+        if init not in INITS:
+            raise UserError(f"mimic.init must be 'fresh' or 'teacher', got {init!r}")
 
-        teacher_payload, self.teacher_file = load_checkpoint(
-            _find(mimic_cfg["teacher"], config, "mimic.teacher"), "teacher"
-        )
+        teacher_payload, self.teacher_file = load_checkpoint(teacher, "teacher")
         tspec = teacher_payload["model_spec"]
         if tspec.get("kind") != "recognizer":
             raise UserError(
                 f"mimic.teacher {self.teacher_file} is a {teacher_payload['stage']} checkpoint; pass a "
                 "teacher (or baseline) run"
             )
-        if tspec["encoder"] != spec or tspec.get("preprocess") != self.preprocess.spec():
+        if tspec["encoder"] != encoder or tspec.get("preprocess") != self.preprocess.spec():
             raise UserError(
                 f"mimic.teacher {self.teacher_file} was trained as {tspec['encoder']} with preprocessing "
-                f"{tspec.get('preprocess')}, but this config builds {spec} with {self.preprocess.spec()}; "
+                f"{tspec.get('preprocess')}, but this config builds {encoder} with {self.preprocess.spec()}; "
                 "the student must match the teacher's architecture and input size: base the config on "
                 "the teacher's"
             )
-        teacher = build_model(tspec)
-        load_weights(teacher, teacher_payload["state_dict"], self.teacher_file)
+        teacher_net = build_model(tspec)
+        load_weights(teacher_net, teacher_payload["state_dict"], self.teacher_file)
 
-        ven = None
+        ven_net = None
         self.ven_file = None
-        if self.guidance:
-            ven_payload, self.ven_file = load_checkpoint(_find(mimic_cfg["ven"], config, "mimic.ven"), "VEN")
+        if ven is not None:
+            ven_payload, self.ven_file = load_checkpoint(ven, "VEN")
             vspec = ven_payload["model_spec"]
             if vspec.get("kind") != "ven":
                 raise UserError(
@@ -87,41 +97,29 @@ class MimicStage(Stage):
                     f"mimic.ven {self.ven_file} was trained with preprocessing {vspec.get('preprocess')}"
                     f", this config uses {self.preprocess.spec()}; retrain the VEN at this input size"
                 )
-            ven = build_model(vspec)
-            load_weights(ven, ven_payload["state_dict"], self.ven_file)
+            ven_net = build_model(vspec)
+            load_weights(ven_net, ven_payload["state_dict"], self.ven_file)
 
-        student = build_encoder(spec)
-        init = mimic_cfg["init"]
+        student = build_encoder(encoder)
         if init == "teacher":
-            student.load_state_dict(teacher.encoder.state_dict())
-        elif init != "fresh":
-            raise UserError(f"mimic.init must be 'fresh' or 'teacher', got {init!r}")
+            student.load_state_dict(teacher_net.encoder.state_dict())
         # the mixer's width is the loaded VEN's feature size, and the checkpoint records that one
-        self.ven_feature_dim = ven.feature_dim if ven is not None else int(config["ven"]["feature_dim"])
-        self.module = build_model(self.model_spec(), ven=ven, teacher=teacher)
+        self.ven_feature_dim = ven_net.feature_dim if ven_net is not None else feature_dim
+        self.module = build_model(self.model_spec(), ven=ven_net, teacher=teacher_net)
         self.module.student.load_state_dict(student.state_dict())
-        kd = config["loss"]["kd"]
-        if kd == "mickd":
-            self.kd: nn.Module = MiCKDLoss(
-                float(config["loss"]["mickd_margin"]),
-                config["loss"]["mickd_positives"],
-                normalize=bool(config["loss"]["mickd_normalize"]),
-            )
-        elif kd == "l2":
-            self.kd = L2KDLoss()
-        else:
-            raise UserError(f"loss.kd must be one of {KD_LOSSES}, got {kd!r}")
         # Ablation "MiCKD + XE": a BNNeck classifier on the student's embedding, trained alongside.
         # It is kept in the checkpoint (for resuming) as `ce_head.*`; inference ignores it.
-        self.ce_weight = float(config["loss"]["mimic_ce_weight"])
-        if self.ce_weight > 0:
+        self.ce_weight = ce_weight
+        if ce_weight > 0:
+            if ce is None:
+                raise ValueError("ce_weight > 0 needs the cross-entropy module `ce`")
             self.module.ce_head = BNNeckHead(student.out_channels, student.parts, data.num_classes)
-            self.ce = BNNeckCrossEntropy(float(config["model"]["label_smoothing"]))
+            self.ce = ce
 
     def model_spec(self) -> dict[str, Any]:
         return {
             "kind": "mimic",
-            "encoder": self.encoder_spec(),
+            "encoder": self.encoder,
             "guidance": self.guidance,
             "classes": list(self.policy.classes),
             "feature_dim": self.ven_feature_dim,
@@ -129,11 +127,9 @@ class MimicStage(Stage):
         }
 
     def checkpoint_extra(self, run_dir: Path) -> dict[str, Any]:
-        from mimicgait.engine.checkpoint import relative_reference
-
         extra: dict[str, Any] = {
             "teacher": relative_reference(self.teacher_file, run_dir),
-            "inference": self.config["mimic"]["inference"] if self.guidance else "student",
+            "inference": self.inference if self.guidance else "student",
         }
         if self.ven_file is not None:
             extra["ven"] = relative_reference(self.ven_file, run_dir)
@@ -142,7 +138,7 @@ class MimicStage(Stage):
     def compute(
         self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
     ) -> tuple[Tensor, Logs]:
-        x = self.inputs(batch, generator)
+        x = self.batch_inputs(batch, generator)
         out = model(x["occluded"], batch["lengths"], x["holistic"])  # {'student', 'teacher'}: [n, c, p]
         if isinstance(self.kd, MiCKDLoss):  # multi-instance: every rank's instances, as in one process
             loss = self.kd(gather_across(out["student"]), gather_across(out["teacher"]),
@@ -155,16 +151,3 @@ class MimicStage(Stage):
             logs["ce"] = ce.detach()
             loss = loss + self.ce_weight * ce
         return loss, logs
-
-    def validate(self) -> dict[str, float] | None:
-        from mimicgait.engine.validation import recognition_validation
-
-        return recognition_validation(
-            self.module,
-            self.preprocess,
-            self.data.val,
-            self.config["val"],
-            self.val_occlusion(),
-            seed=int(self.config["seed"]),
-            progress=bool(self.config["train"]["progress"]),
-        )

@@ -15,30 +15,42 @@ import torch
 from torch import Tensor, nn
 
 from mimicgait.engine.build import build_model
+from mimicgait.engine.checkpoint import load_checkpoint, load_weights, relative_reference
 from mimicgait.engine.data import TrainingData
 from mimicgait.engine.distributed import gather_across
-from mimicgait.engine.stages.base import Logs, Stage
+from mimicgait.engine.stages.base import BatchInputs, Logs, Stage
+from mimicgait.engine.validation import ValSettings
 from mimicgait.errors import UserError
 from mimicgait.losses import BNNeckCrossEntropy, PartTripletLoss, part_accuracy
 
 
 class TeacherStage(Stage):
-    """Any encoder + BNNeck on holistic sequences."""
+    """Any encoder + BNNeck on holistic sequences: `encoder` is the encoder's spec (name and
+    keyword arguments); the loss is `triplet` + `ce_weight` x `ce`."""
 
     name = "teacher"
 
-    def __init__(self, config: dict[str, Any], data: TrainingData, device: torch.device) -> None:
-        super().__init__(config, data, device)
+    def __init__(
+        self,
+        data: TrainingData,
+        batch_inputs: BatchInputs,
+        validation: ValSettings,
+        device: torch.device,
+        *,
+        encoder: dict[str, Any],
+        triplet: PartTripletLoss,
+        ce: BNNeckCrossEntropy,
+        ce_weight: float,
+    ) -> None:
+        super().__init__(data, batch_inputs, validation, device)
+        self.encoder = encoder
         self.module = build_model(self.model_spec())
-        loss_cfg = config["loss"]
-        self.triplet = PartTripletLoss(float(loss_cfg["triplet_margin"]))
-        self.ce = BNNeckCrossEntropy(float(config["model"]["label_smoothing"]))
-        self.ce_weight = float(loss_cfg["ce_weight"])
+        self.triplet, self.ce, self.ce_weight = triplet, ce, ce_weight
 
     def model_spec(self) -> dict[str, Any]:
         return {
             "kind": "recognizer",
-            "encoder": self.encoder_spec(),
+            "encoder": self.encoder,
             "num_classes": self.data.num_classes,
             "preprocess": self.preprocess.spec(),
         }
@@ -61,47 +73,23 @@ class TeacherStage(Stage):
     def compute(
         self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
     ) -> tuple[Tensor, Logs]:
-        x = self.inputs(batch, generator)
+        x = self.batch_inputs(batch, generator)
         out = model(self._input(x), batch["lengths"])  # {'embeddings' [n, c, p], 'logits' [n, k, p]}
         return self.recognition_loss(out, batch["labels"])
 
-    def validate(self) -> dict[str, float] | None:
-        from mimicgait.engine.validation import recognition_validation
 
-        return recognition_validation(
-            self.module,
-            self.preprocess,
-            self.data.val,
-            self.config["val"],
-            self.val_occlusion(),
-            seed=int(self.config["seed"]),
-            progress=bool(self.config["train"]["progress"]),
-        )
+class FromTeacher(TeacherStage):
+    """What Baseline-2 and Occlusion-Aware share: given `init_teacher` (a teacher run directory or
+    checkpoint) they start from that trained teacher instead of a fresh network, the fair control
+    for a mimic student initialised from it (same start, same data, only the method differs). The
+    checkpoint records which teacher."""
 
-
-class FromTeacher:
-    """What Baseline-2 and Occlusion-Aware share: `baseline.init: teacher` starts them from a trained
-    teacher (`baseline.teacher`) instead of a fresh network, the fair control for a mimic student
-    initialised from that teacher (same start, same data, only the method differs). The checkpoint
-    records which teacher."""
-
-    config: dict[str, Any]
-    init_file: Path | None = None
-
-    def init_from_teacher(self) -> None:
-        init = self.config["baseline"]["init"]
-        if init == "fresh":
+    def __init__(self, *args: Any, init_teacher: Path | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.init_file: Path | None = None
+        if init_teacher is None:
             return
-        if init != "teacher":
-            raise UserError(f"baseline.init must be 'fresh' or 'teacher', got {init!r}")
-        from mimicgait.engine.checkpoint import load_checkpoint
-        from mimicgait.engine.stages.mimic import _find
-
-        where = self.config["baseline"]["teacher"]
-        if not where:
-            raise UserError("baseline.init=teacher needs baseline.teacher: a teacher run directory or "
-                            "checkpoint (--set baseline.teacher=RUN_DIR)")
-        payload, file = load_checkpoint(_find(where, self.config, "baseline.teacher"), "baseline.teacher")
+        payload, file = load_checkpoint(init_teacher, "baseline.teacher")
         spec = payload["model_spec"]
         ours = self.model_spec()
         if any(spec.get(key) != ours[key] for key in ("encoder", "num_classes", "preprocess")):
@@ -117,32 +105,25 @@ class FromTeacher:
     def checkpoint_extra(self, run_dir: Path) -> dict[str, Any]:
         if self.init_file is None:
             return {}
-        from mimicgait.engine.checkpoint import relative_reference
-
         return {"init": {"teacher": relative_reference(self.init_file, run_dir)}}
 
 
-class BaselineStage(FromTeacher, TeacherStage):
+class BaselineStage(FromTeacher):
     """Baseline-2: the same recogniser trained on occluded sequences (from a teacher: `FromTeacher`)."""
 
     name = "baseline"
     occluded = True
 
-    def __init__(self, config: dict[str, Any], data: TrainingData, device: torch.device) -> None:
-        super().__init__(config, data, device)
-        self.init_from_teacher()
-
     def load_teacher(self, state_dict: dict[str, Tensor], file: Path) -> None:
-        from mimicgait.engine.checkpoint import load_weights
-
         load_weights(self.module, state_dict, file)
 
     def _input(self, x: dict[str, Tensor]) -> Tensor:
         return x["occluded"]
 
 
-class OccAwareStage(FromTeacher, TeacherStage):
-    """Occlusion-Aware (WACV 2024): a classification-only occlusion detector fused into the embedding.
+class OccAwareStage(FromTeacher):
+    """Occlusion-Aware (WACV 2024): a classification-only occlusion detector (`feature_dim` wide)
+    fused into the embedding, its type cross-entropy weighted by `occlusion_ce_weight`.
 
     From a teacher (`FromTeacher`) the encoder and BNNeck head are the teacher's and the fusion
     starts as the identity on the encoder's features (the detector's weighted 0), so the network
@@ -151,15 +132,13 @@ class OccAwareStage(FromTeacher, TeacherStage):
     name = "occ-aware"
     occluded = True
 
-    def __init__(self, config: dict[str, Any], data: TrainingData, device: torch.device) -> None:
-        super().__init__(config, data, device)
+    def __init__(self, *args: Any, feature_dim: int, occlusion_ce_weight: float, **kwargs: Any) -> None:
+        self.feature_dim = feature_dim  # model_spec needs it while the base builds the module
+        super().__init__(*args, **kwargs)
         self.occ_ce = nn.CrossEntropyLoss()
-        self.occ_weight = float(config["loss"]["occlusion_ce_weight"])
-        self.init_from_teacher()
+        self.occ_weight = occlusion_ce_weight
 
     def load_teacher(self, state_dict: dict[str, Tensor], file: Path) -> None:
-        from mimicgait.engine.checkpoint import load_weights
-
         net = self.module
         for part in ("encoder", "head"):
             prefix = f"{part}."
@@ -173,17 +152,17 @@ class OccAwareStage(FromTeacher, TeacherStage):
     def model_spec(self) -> dict[str, Any]:
         return {
             "kind": "occ-aware",
-            "encoder": self.encoder_spec(),
+            "encoder": self.encoder,
             "num_classes": self.data.num_classes,
             "classes": list(self.policy.classes),
-            "feature_dim": int(self.config["ven"]["feature_dim"]),
+            "feature_dim": self.feature_dim,
             "preprocess": self.preprocess.spec(),
         }
 
     def compute(
         self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
     ) -> tuple[Tensor, Logs]:
-        x = self.inputs(batch, generator)
+        x = self.batch_inputs(batch, generator)
         out = model(x["occluded"], batch["lengths"])
         loss, logs = self.recognition_loss(out, batch["labels"])
         occ = self.occ_ce(out["occlusion_logits"].float(), x["kind"])

@@ -17,7 +17,8 @@ from mimicgait.data.occlusion import occlude_batch
 from mimicgait.data.samplers import FrameSampler
 from mimicgait.engine.build import build_model
 from mimicgait.engine.data import TrainingData
-from mimicgait.engine.stages.base import Logs, Stage
+from mimicgait.engine.stages.base import BatchInputs, Logs, Stage
+from mimicgait.engine.validation import ValSettings
 from mimicgait.losses import VENLoss
 
 VAL_SEQUENCES = 256  # validation sequences (evenly spaced over the held-out store)
@@ -33,27 +34,39 @@ def valid_frames(x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
 
 
 class VENStage(Stage):
+    """The VEN (`feature_dim` wide) on every frame of occluded sequences, trained with `loss`."""
+
     name = "ven"
     occluded = True
     needs_pairs = False  # a classifier and a regressor: any batch will do
 
-    def __init__(self, config: dict[str, Any], data: TrainingData, device: torch.device) -> None:
-        super().__init__(config, data, device)
+    def __init__(
+        self,
+        data: TrainingData,
+        batch_inputs: BatchInputs,
+        validation: ValSettings,
+        device: torch.device,
+        *,
+        feature_dim: int,
+        loss: VENLoss,
+    ) -> None:
+        super().__init__(data, batch_inputs, validation, device)
+        self.feature_dim = feature_dim
         self.module = build_model(self.model_spec())
-        self.loss = VENLoss(float(config["loss"]["amount_weight"]))
+        self.loss = loss
 
     def model_spec(self) -> dict[str, Any]:
         return {
             "kind": "ven",
             "classes": list(self.policy.classes),
-            "feature_dim": int(self.config["ven"]["feature_dim"]),
+            "feature_dim": self.feature_dim,
             "preprocess": self.preprocess.spec(),
         }
 
     def compute(
         self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
     ) -> tuple[Tensor, Logs]:
-        x = self.inputs(batch, generator)
+        x = self.batch_inputs(batch, generator)
         frames, owner = valid_frames(x["occluded"], batch["lengths"])  # [M, h, w], [M]
         _, logits, amount = model(frames)  # [M, D], [M, K], [M]
         loss, parts = self.loss(logits, amount, x["kind"][owner], x["amount"][owner])
@@ -69,8 +82,8 @@ class VENStage(Stage):
         was_training = self.module.training
         self.module.eval()
         picks = np.unique(np.linspace(0, len(store) - 1, min(VAL_SEQUENCES, len(store))).astype(int))
-        rng = np.random.default_rng(int(self.config["seed"]))
-        gen = torch.Generator().manual_seed(int(self.config["seed"]))
+        rng = np.random.default_rng(self.validation.seed)
+        gen = torch.Generator().manual_seed(self.validation.seed)
         sampler = FrameSampler("fixed", VAL_FRAMES)
         correct = sq_err = count = 0.0
         for chunk in np.array_split(picks, max(1, len(picks) // 32)):

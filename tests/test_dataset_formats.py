@@ -11,7 +11,7 @@ from PIL import Image
 from mimicgait.data.partition import load_partition, split_subjects
 from mimicgait.data.pickle_safe import load_array
 from mimicgait.data.records import DataError, to_binary
-from mimicgait.data.sources import detect_format, open_source
+from mimicgait.data.sources import detect_format, open_dataset
 from mimicgait.errors import UserError
 
 KEYS = [("001", "nm-01", "000"), ("001", "nm-01", "090"), ("001", "bg-01", "090"), ("002", "nm-01", "000")]
@@ -39,8 +39,8 @@ def write_pkl(root, keys=KEYS):
 
 
 def test_npz_and_pkl_yield_the_same_records(tmp_path):
-    npz = open_source(write_npz(tmp_path / "npz"))
-    pkl = open_source(write_pkl(tmp_path / "pkl"))
+    npz = open_dataset(write_npz(tmp_path / "npz"))
+    pkl = open_dataset(write_pkl(tmp_path / "pkl"))
     assert (npz.format, pkl.format) == ("npz", "pkl")
     assert npz.list_keys() == pkl.list_keys() == sorted(KEYS)
     assert npz.subjects() == ["001", "002"]
@@ -58,17 +58,17 @@ def test_npz_width_entry_allows_widths_not_multiple_of_8(tmp_path):
     frames = _frames(0, w=12)
     np.savez_compressed(tmp_path / "001.npz", **{"nm-01/000": np.packbits(frames, axis=-1),
                                                  "__width__": np.array([12])})
-    source = open_source(tmp_path)
+    source = open_dataset(tmp_path)
     assert source.list_keys() == [("001", "nm-01", "000")]
     assert np.array_equal(next(source.iter_records()).frames, frames)
 
 
 def test_detection_errors_name_the_directory_and_fix(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
-        open_source(tmp_path / "nope")
+        open_dataset(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="empty"):
-        open_source(tmp_path / "empty")
+        open_dataset(tmp_path / "empty")
     odd = tmp_path / "odd" / "001" / "nm-01" / "000"
     odd.mkdir(parents=True)
     (odd / "a.txt").write_text("x")
@@ -76,13 +76,13 @@ def test_detection_errors_name_the_directory_and_fix(tmp_path):
         detect_format(tmp_path / "odd")
     write_npz(tmp_path / "data" / "train")
     with pytest.raises(ValueError, match="train"):
-        open_source(tmp_path / "data")
+        open_dataset(tmp_path / "data")
 
 
 def test_partition_picked_from_parent_and_checked(tmp_path):
     write_npz(tmp_path / "train")
     (tmp_path / "partition.json").write_text(json.dumps({"TRAIN_SET": ["001", "002"], "TEST_SET": ["075"]}))
-    source = open_source(tmp_path / "train")
+    source = open_dataset(tmp_path / "train")
     assert source.partition == {"TRAIN_SET": ["001", "002"], "TEST_SET": ["075"]}
     assert split_subjects(source.partition, "train", source.subjects()) == ["001", "002"]
     with pytest.raises(ValueError, match="075"):
@@ -90,7 +90,7 @@ def test_partition_picked_from_parent_and_checked(tmp_path):
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"TRAIN_SET": ["500"], "TEST_SET": ["501"]}))
     with pytest.raises(ValueError, match="names none"):
-        open_source(tmp_path / "train", partition=other)
+        open_dataset(tmp_path / "train", partition=other)
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     with pytest.raises(ValueError, match="bad.json"):
@@ -123,18 +123,18 @@ def test_corrupt_files_raise_or_are_skipped_with_their_name(tmp_path, caplog):
     victim = root / "001" / "nm-01" / "090" / "090.pkl"
     victim.write_bytes(victim.read_bytes()[:40])  # truncated
     with pytest.raises(DataError, match="090.pkl.*truncated"):
-        list(open_source(root).iter_records())
-    skipping = open_source(root, errors="skip")
+        list(open_dataset(root).iter_records())
+    skipping = open_dataset(root, errors="skip")
     assert len(list(skipping.iter_records())) == 3
     assert "090.pkl" in skipping.problems[0][1] and "090.pkl" in caplog.text
 
     npz = write_npz(tmp_path / "npz")
     (npz / "002.npz").write_bytes((npz / "002.npz").read_bytes()[:30])
-    skipping = open_source(npz, errors="skip")
+    skipping = open_dataset(npz, errors="skip")
     assert {k[0] for k in skipping.list_keys()} == {"001"}
     assert "002.npz" in skipping.problems[0][1]
     with pytest.raises(DataError, match="002.npz"):
-        open_source(npz).list_keys()
+        open_dataset(npz).list_keys()
 
 
 def test_several_pickles_in_a_folder_use_the_first_silhouette_array(tmp_path):
@@ -143,7 +143,7 @@ def test_several_pickles_in_a_folder_use_the_first_silhouette_array(tmp_path):
     (folder / "0-pose.pkl").write_bytes(pickle.dumps(np.zeros((5, 17, 3), np.float32)))  # not uint8
     (folder / "1-sils.pkl").write_bytes(pickle.dumps(_frames(1) * np.uint8(255)))
     (folder / "2-other.pkl").write_bytes(pickle.dumps(_frames(2)))
-    record = next(open_source(tmp_path).iter_records())
+    record = next(open_dataset(tmp_path).iter_records())
     assert np.array_equal(record.frames, _frames(1))
 
 
@@ -169,7 +169,7 @@ def test_png_folders_are_pretreated(tmp_path):
         image[20:100, 40 + 10 * i : 80 + 10 * i] = 255  # an 80 x 40 person, moving right
         Image.fromarray(image).save(folder / f"{i:03d}.png")
     Image.fromarray(np.zeros((120, 160), np.uint8)).save(folder / "003.png")  # empty frame: dropped
-    source = open_source(tmp_path, frame_size=(32, 32))
+    source = open_dataset(tmp_path, frame_size=(32, 32))
     assert source.format == "png"
     frames = next(source.iter_records()).frames
     assert frames.shape == (3, 32, 32)
