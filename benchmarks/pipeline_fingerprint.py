@@ -1,6 +1,6 @@
 """Fingerprint a tiny pipeline: sha256 of every trained model's weights and every report; print JSON.
 
-Trains the built-in `tiny` config's five stages plus one variant on a small synthetic dataset with
+Trains the built-in `tiny` config's five stages plus four variants on a small synthetic dataset with
 fixed seeds and iterations, evaluates as the pipeline does, and hashes what came out: each job's
 state_dict (tensor names, dtypes, shapes and bytes, in name order) and each report with the
 run-specific paths left out. Two commits that give the same fingerprint on one machine train and
@@ -33,7 +33,11 @@ SETTINGS = [
     "train.checkpoint_every=0",
     "train.val_every=-1",
     "pipeline.stages=[teacher, ven, baseline, occ-aware, mimic]",
-    "pipeline.variants={mimic-l2: {stage: mimic, set: {loss.kd: l2}}}",
+    # the controls from the teacher, the mimic with its cross-entropy, the L2 ablation
+    "pipeline.variants={mimic-l2: {stage: mimic, set: {loss.kd: l2}},"
+    " mimic-xe: {stage: mimic, set: {loss.mimic_ce_weight: 1.0, mimic.init: teacher}},"
+    " baseline-ft: {stage: baseline, set: {baseline.init: teacher}},"
+    " occ-aware-ft: {stage: occ-aware, set: {baseline.init: teacher}}}",
     "pipeline.eval.batch_size=16",
     "pipeline.eval.seeds=2",
 ]

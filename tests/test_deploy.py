@@ -21,8 +21,9 @@ from mimicgait.engine.checkpoint import LAST_NAME, load_for_inference
 from mimicgait.engine.run import train
 from mimicgait.errors import UserError
 from mimicgait.eval.extract import extract_embeddings
+from mimicgait.models.mimic import INFERENCE_MODES
 
-MODES = ("guided", "student", "routed")
+MODES = INFERENCE_MODES  # every inference mode the mimic network has
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from mimicgait.engine.trainer import TrainerSettings
 from mimicgait.engine.validation import ValSettings
 from mimicgait.errors import UserError
 from mimicgait.losses import BNNeckCrossEntropy, L2KDLoss, MiCKDLoss, PartTripletLoss, VENLoss
+from mimicgait.models.mimic import INFERENCE_MODES
 
 KD_LOSSES = ("mickd", "l2")
 INITS = ("fresh", "teacher")
@@ -198,7 +199,7 @@ def build_stage(stage: str, config: dict[str, Any], data: TrainingData, device: 
             init=_choice(mimic["init"], "mimic.init", INITS),
             ce=ce if ce_weight > 0 else None,
             ce_weight=ce_weight,
-            inference=mimic["inference"],
+            inference=_choice(mimic["inference"], "mimic.inference", INFERENCE_MODES),
             feature_dim=int(config["ven"]["feature_dim"]),
         )
     triplet = PartTripletLoss(float(loss["triplet_margin"]))
