@@ -9,14 +9,12 @@ import numpy as np
 import pytest
 
 from mimicgait.cli import main
+from mimicgait.data.rasterise import pretreat_batch, project, rasterise_capsules
 from mimicgait.data.sources import open_dataset
 from mimicgait.data.synthetic import (
     CONDITIONS,
     VIEWS,
     generate_dataset,
-    pretreat_batch,
-    project,
-    rasterise_capsules,
     render_sequence,
     render_walk,
     sample_subject,

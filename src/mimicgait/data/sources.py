@@ -14,6 +14,9 @@ Several pickles in one OpenGait sequence folder: OpenGait loads every `.pkl` of 
 sorted name order, one modality each. Here the silhouette is the first pickle, in sorted name order,
 holding a 3-D uint8 or bool array (`[T, H, W]`); later pickles are ignored (a logged note when they
 hold silhouette-like arrays of a different length, since OpenGait would reject that folder).
+
+Size: over 300 lines because the common reader, one short class per format and the detection that
+picks among them change together whenever the record contract does.
 """
 
 from __future__ import annotations

@@ -10,11 +10,14 @@ module holds that model, independent of any camera:
 - `WalkParams`: what changes between two recordings of the same person (speed, start phase, a bit
   of stride and arm swing, heading), plus whether a bag or a coat is worn; `sample_walk`.
 - `body_capsules`: the 3D solid parts of every frame as capsules (segment end points and radius),
-  ready for the renderer in `mimicgait.data.synthetic`.
+  ready for the renderer in `mimicgait.data.rasterise`.
 
 Coordinates are metres in a body-centred frame: x forward (walking direction), y up, z to the
 walker's right. Forward progression is left out: the pretreatment crops and centres the person,
 so it would have no effect on the silhouettes.
+
+Size: over 300 lines because the body's measurements, its gait curves and the capsules they drive
+are one model whose numbers are tuned against each other; split, neither half reads alone.
 """
 
 from __future__ import annotations

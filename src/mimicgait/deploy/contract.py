@@ -4,7 +4,7 @@ ready for the network.
 A deployed model is handed frames from anywhere: a data directory, a segmenter, a user's arrays.
 `as_silhouettes` accepts the usual silhouette encodings (uint8 0/1 or 0/255, bool, float 0..1),
 binarises them at half range, and pretreats frames that are not at the model's frame size (crop to
-the person, scale to the frame height, centre; `mimicgait.data.synthetic.pretreat_batch`, the
+the person, scale to the frame height, centre; `mimicgait.data.rasterise.pretreat_batch`, the
 vectorised form of the release's pretreatment). It refuses, with a message that says what to do,
 what is not a silhouette sequence: colour or many-level grey images (photographs), NaN, no frames,
 and frames without any foreground. Without this check, frames in 0..255 where 0..1 is meant give
@@ -53,7 +53,7 @@ def as_silhouettes(
     if h != w:
         raise UserError(f"{name}: frames are {mask.shape[2]}x{mask.shape[1]}, the model takes {w}x{h}; "
                         "pretreat them to that size first")
-    from mimicgait.data.synthetic import pretreat_batch
+    from mimicgait.data.rasterise import pretreat_batch
 
     out = pretreat_batch(mask, size=h)  # [T', h, w] uint8 {0, 1}
     kept = out.reshape(len(out), -1).any(1)

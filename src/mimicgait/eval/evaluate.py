@@ -6,17 +6,14 @@ training-free baseline. Occlusion is drawn per sequence by a pure function of (s
 a report is reproducible from its settings; with `gallery_occlusion="none"` gallery sequences are
 embedded exactly as stored (an enrolled holistic gallery).
 
-Averaging for cross-view protocols (CASIA-B, OU-MVLP), as OpenGait does: Rank-k is computed for
-every (probe view, gallery view) pair; for each probe view the pairs with a different gallery view
-are averaged, then the probe views are averaged. Cells with no probes or no gallery are NaN and
-left out of the means. Probes with no gallery match count as failures there and in GREW; Gait3D
-leaves them out (`Protocol.skip_unmatched`).
+Cross-view protocols (CASIA-B, OU-MVLP) are averaged as OpenGait does (`eval.cross_view`). Probes
+with no gallery match count as failures there and in GREW; Gait3D leaves them out
+(`Protocol.skip_unmatched`).
 """
 
 from __future__ import annotations
 
 import logging
-import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -26,6 +23,7 @@ import numpy as np
 import torch
 
 from mimicgait.errors import UserError
+from mimicgait.eval.cross_view import CMC_RANKS, cross_view_cmc, cross_view_tables, nan_to_none
 from mimicgait.eval.distances import METRICS, probe_stats
 from mimicgait.eval.extract import EmbedFn, extract_embeddings
 from mimicgait.eval.metrics import ProbeStats, cmc, summarise
@@ -38,7 +36,6 @@ log = logging.getLogger(__name__)
 Occluder = Callable[[np.ndarray, tuple[str, str, str], str], tuple[np.ndarray, str, float]]
 
 GALLERY_OCCLUSION = ("same", "none")
-CMC_RANKS = 20
 
 
 class StoreLike(TypingProtocol):
@@ -134,49 +131,6 @@ class _Embedder:
         feats = extract_embeddings(self.embed_fn, load, lengths, self.batch_size, transform,
                                    self.max_frames, self.progress)
         return feats, kinds.astype(str)
-
-
-def _cross_view_tables(
-    stats: dict[tuple[str, str], ProbeStats], views: list[str], ranks: Sequence[int]
-) -> dict[str, Any]:
-    """Per view pair Rank-k tables and the OpenGait means (identical views excluded)."""
-    out: dict[str, Any] = {"views": views}
-    for k in ranks:
-        table = np.full((len(views), len(views)), np.nan)
-        for (pv, gv), s in stats.items():
-            if len(s):
-                table[views.index(pv), views.index(gv)] = summarise(s, (k,))[f"rank{k}"]
-        off = table.copy()
-        np.fill_diagonal(off, np.nan)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # empty rows are expected: NaN
-            per_view = np.nanmean(off, axis=1) if len(views) > 1 else np.full(len(views), np.nan)
-            mean = float(np.nanmean(per_view)) if np.isfinite(per_view).any() else float("nan")
-        out[f"rank{k}"] = _nan_to_none(table.tolist())
-        out[f"rank{k}_per_probe_view"] = dict(zip(views, _nan_to_none(per_view.tolist()), strict=True))
-        out[f"rank{k}_mean"] = None if np.isnan(mean) else mean
-    return out
-
-
-def _cross_view_cmc(stats: dict[tuple[str, str], ProbeStats], views: list[str]) -> list[float]:
-    """CMC averaged like Rank-1: over gallery views other than the probe's, then over probe views."""
-    per_view = []
-    for pv in views:
-        curves = [cmc(s, CMC_RANKS) for (p, g), s in stats.items() if p == pv and g != pv and len(s)]
-        if curves:
-            per_view.append(np.mean(curves, axis=0))
-    return np.mean(per_view, axis=0).tolist() if per_view else []
-
-
-def _nan_to_none(x):
-    """JSON has no NaN: nested lists/dicts of floats with NaN replaced by None."""
-    if isinstance(x, list):
-        return [_nan_to_none(v) for v in x]
-    if isinstance(x, dict):
-        return {k: _nan_to_none(v) for k, v in x.items()}
-    if isinstance(x, float) and np.isnan(x):
-        return None
-    return x
 
 
 def evaluate(
@@ -278,14 +232,14 @@ def evaluate(
                     stats[(pv, gv)], kind_of[(pv, gv)] = s, pkinds[pm]
                     if pv != gv:
                         unmatched += int((~s.matched).sum())
-            table = _cross_view_tables(stats, views, protocol.ranks)
+            table = cross_view_tables(stats, views, protocol.ranks)
             tables[name] = table
             for k in protocol.ranks:
                 metrics[f"rank{k}{suffix}"] = table[f"rank{k}_mean"]
-            curves["cmc"][name] = _cross_view_cmc(stats, views)
+            curves["cmc"][name] = cross_view_cmc(stats, views)
             for kind in sorted(set(pkinds)):
                 sub = {pair: s.subset(kind_of[pair] == kind) for pair, s in stats.items()}
-                per_kind.setdefault(kind, {})[f"rank1{suffix}"] = _cross_view_tables(sub, views, (1,))[
+                per_kind.setdefault(kind, {})[f"rank1{suffix}"] = cross_view_tables(sub, views, (1,))[
                     "rank1_mean"
                 ]
             counts["unmatched_probes"][name] = unmatched
@@ -314,7 +268,7 @@ def evaluate(
     counts["gallery_kinds"] = dict(Counter(gallery_kinds.tolist()))
     for w in notes:
         log.warning("%s", w)
-    return _nan_to_none({
+    return nan_to_none({
         "protocol": protocol.name,
         "protocol_definition": protocol.describe(),
         "metric": metric,
