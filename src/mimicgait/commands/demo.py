@@ -205,7 +205,7 @@ def run_demo(
     cfg["seed"] = seed
     cfg["pipeline"]["eval"]["seed"] = seed
     resolved = apply_overrides(cfg, overrides)
-    source = open_dataset(data_dir, partition=resolved["data"].get("partition"))
+    source = open_dataset(data_dir, partition=resolved["data"]["partition"])
     train_subjects = len(source.partition["TRAIN_SET"]) if source.partition else None
     left = (1.0 - SAFETY_MARGIN) * minutes * 60.0 - (time.perf_counter() - started)
     deadline = time.perf_counter() + TRAIN_SHARE * max(0.0, left)

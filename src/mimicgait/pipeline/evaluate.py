@@ -80,9 +80,9 @@ def eval_subjects(config: Mapping[str, Any], source) -> list[str]:
     from mimicgait.data.partition import parse_subjects, split_subjects
 
     ev = config["pipeline"]["eval"]
-    if ev.get("subjects"):
+    if ev["subjects"]:
         return parse_subjects(ev["subjects"], "pipeline.eval.subjects") or []
-    if ev.get("split"):
+    if ev["split"]:
         if source.partition is None:
             raise UserError(f"pipeline.eval.split={ev['split']!r} but {source.root} has no partition file; "
                              "set pipeline.eval.subjects instead")
@@ -90,7 +90,7 @@ def eval_subjects(config: Mapping[str, Any], source) -> list[str]:
     test = list((source.partition or {}).get("TEST_SET") or [])
     if test and set(test) <= set(source.subjects()):
         return test
-    val = parse_subjects(config["data"].get("val_subjects"), "data.val_subjects")
+    val = parse_subjects(config["data"]["val_subjects"], "data.val_subjects")
     if not val:
         raise UserError(
             "the pipeline has no subjects to evaluate on: set data.val_subjects (held out of training), "
@@ -105,7 +105,7 @@ def _seeds(config: Mapping[str, Any], item: Evaluation) -> list[int]:
     holistic gallery setting reuses the paper protocol's probe embeddings of each draw); one for
     holistic input, which no seed changes."""
     ev = config["pipeline"]["eval"]
-    draws = int(ev.get("seeds", 1)) if item.occluded else 1
+    draws = int(ev["seeds"]) if item.occluded else 1
     return [int(ev["seed"]) + i for i in range(draws)]
 
 
@@ -120,8 +120,8 @@ def _settings(config: Mapping[str, Any], item: Evaluation, subjects: Sequence[st
         "seed": int(ev["seed"]),
         "metric": ev["metric"],
         "inference": item.inference,
-        "max_frames": ev.get("max_frames"),
-        "amp": ev.get("amp", "none"),
+        "max_frames": ev["max_frames"],
+        "amp": ev["amp"],
         "subjects": list(subjects),
         **extra,
     }
@@ -154,8 +154,8 @@ def evaluate_jobs(
     from mimicgait.eval.report import combine_seeds, with_provenance, write_report
 
     ev = config["pipeline"]["eval"]
-    device = resolve_device(ev.get("device") or config["train"].get("device", "auto"))
-    source = open_dataset(data_dir, partition=config["data"].get("partition"))
+    device = resolve_device(ev["device"] or config["train"]["device"])
+    source = open_dataset(data_dir, partition=config["data"]["partition"])
     subjects = eval_subjects(config, source)
     store = None
     protocol = build_protocol(config["val"]["protocol"])

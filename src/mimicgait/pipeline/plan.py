@@ -56,7 +56,7 @@ def _nest(settings: Mapping[str, Any]) -> dict[str, Any]:
 def plan(config: Mapping[str, Any]) -> list[Job]:
     """The jobs of `pipeline.stages` then `pipeline.variants`, in training order."""
     pipe = config["pipeline"]
-    stages = list(pipe.get("stages") or [])
+    stages = list(pipe["stages"] or [])
     for stage in stages:
         if stage not in STAGE_ORDER:
             raise ConfigError(
@@ -65,7 +65,7 @@ def plan(config: Mapping[str, Any]) -> list[Job]:
     if len(set(stages)) != len(stages):
         raise ConfigError(f"pipeline.stages lists a stage twice: {stages}")
     jobs = [Job(s, s) for s in sorted(stages, key=STAGE_ORDER.index)]
-    for name, spec in (pipe.get("variants") or {}).items():
+    for name, spec in (pipe["variants"] or {}).items():
         where = f"pipeline.variants.{name}"
         if not _NAME.match(str(name)) or name in STAGE_ORDER or name in ("reports", "plots"):
             raise ConfigError(
@@ -109,7 +109,7 @@ def job_config(
     config: dict[str, Any], job: Job, run_dir: Path, overrides: Sequence[str] = (), names: Sequence[str] = ()
 ) -> dict[str, Any]:
     """The config `job` trains with (see the module docstring for the order)."""
-    per_stage = (config["pipeline"].get("overrides") or {})
+    per_stage = (config["pipeline"]["overrides"] or {})
     unknown = set(per_stage) - set(STAGE_ORDER)
     if unknown:
         raise ConfigError(

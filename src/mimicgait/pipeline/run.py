@@ -49,13 +49,13 @@ def run_pipeline(
         check_stage_config(job.stage, cfg)
     from mimicgait.data.sources import open_dataset
 
-    eval_subjects(resolved, open_dataset(data_dir, partition=resolved["data"].get("partition")))
-    eval_amp(resolved["pipeline"]["eval"].get("amp", "none"), torch.device("cpu"))
+    eval_subjects(resolved, open_dataset(data_dir, partition=resolved["data"]["partition"]))
+    eval_amp(resolved["pipeline"]["eval"]["amp"], torch.device("cpu"))
     make_output_dir(run_dir, "--out")
     with os_errors(run_dir / "pipeline.yaml", "--out"):
         save_config(resolved, run_dir / "pipeline.yaml")
     status = train_jobs(config, data_dir, run_dir, overrides, before_job)
-    show = bool(resolved["train"].get("progress", True)) if progress is None else progress
+    show = bool(resolved["train"]["progress"]) if progress is None else progress
     reports = evaluate_jobs(resolved, data_dir, run_dir, progress=show)
     summary = summarise(resolved, reports, run_dir, data_dir)
     (run_dir / "summary.md").write_text(summary)

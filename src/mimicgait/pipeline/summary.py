@@ -77,7 +77,7 @@ def summarise(config: Mapping[str, Any], reports: Mapping[str, Mapping[str, Any]
 
 
 def _seed_text(ev: Mapping[str, Any]) -> str:
-    first, draws = int(ev["seed"]), int(ev.get("seeds", 1))
+    first, draws = int(ev["seed"]), int(ev["seeds"])
     if draws == 1:
         return f"seed {first}"
     return f"occluded probes: mean ± sample std over the draws of seeds {first}-{first + draws - 1}"
