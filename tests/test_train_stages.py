@@ -72,7 +72,7 @@ def test_mimic_trains_student_only_and_keeps_teacher_frozen(runs, tmp_path):
     from mimicgait.engine.data import load_data
     from mimicgait.engine.from_config import build_stage, trainer_settings
     from mimicgait.engine.preprocess import Preprocess
-    from mimicgait.engine.stages import BatchInputs, MimicStage
+    from mimicgait.engine.stages import BatchInputs, MimicStage, StageParts
     from mimicgait.engine.trainer import Trainer
     from mimicgait.engine.validation import ValSettings
     from mimicgait.losses import MiCKDLoss
@@ -83,9 +83,10 @@ def test_mimic_trains_student_only_and_keeps_teacher_frozen(runs, tmp_path):
                          OcclusionPolicy({"top": 0.5, "bottom": 0.5}), tuple(data.train.frame_size))
     validation = ValSettings(protocol="casia-b", occlusion="top,bottom", seed=0, batch_size=8,
                              max_frames=None, progress=False)
-    stage = MimicStage(data, inputs, validation, torch.device("cpu"), encoder=teacher_spec["encoder"],
-                       teacher=runs / "teacher", ven=runs / "ven", kd=MiCKDLoss(), init="fresh", ce=None,
-                       ce_weight=0.0, inference="guided", feature_dim=8)
+    parts = StageParts(data, inputs, validation, torch.device("cpu"))
+    stage = MimicStage(parts, encoder=teacher_spec["encoder"], teacher=runs / "teacher", ven=runs / "ven",
+                       kd=MiCKDLoss(), init="fresh", ce=None, ce_weight=0.0, inference="guided",
+                       feature_dim=8)
     config = _mimic_config(runs)
     assert stage.model_spec() == build_stage("mimic", config, data, torch.device("cpu")).model_spec()
     names = [n for n, _ in stage.module.named_parameters()]

@@ -21,7 +21,7 @@ from mimicgait.engine.config import ConfigError
 from mimicgait.engine.data import BatchSettings, TrainingData, load_data
 from mimicgait.engine.optim import OptimSettings
 from mimicgait.engine.preprocess import Preprocess
-from mimicgait.engine.stages import STAGES, BatchInputs, Stage
+from mimicgait.engine.stages import STAGES, BatchInputs, Stage, StageParts
 from mimicgait.engine.trainer import TrainerSettings
 from mimicgait.engine.validation import ValSettings
 from mimicgait.errors import UserError
@@ -177,10 +177,10 @@ def build_stage(stage: str, config: dict[str, Any], data: TrainingData, device: 
     check_stage_config(stage, config)
     cls = STAGES[stage]
     inputs = batch_inputs(config, tuple(data.train.frame_size), cls.occluded)
-    common = (data, inputs, val_settings(config, cls.occluded), device)
+    parts = StageParts(data, inputs, val_settings(config, cls.occluded), device)
     loss, model = config["loss"], config["model"]
     if stage == "ven":
-        return cls(*common, feature_dim=int(config["ven"]["feature_dim"]),
+        return cls(parts, feature_dim=int(config["ven"]["feature_dim"]),
                    loss=VENLoss(float(loss["amount_weight"])))
     encoder = encoder_spec(config, inputs)
     ce = BNNeckCrossEntropy(float(model["label_smoothing"]))
@@ -191,7 +191,7 @@ def build_stage(stage: str, config: dict[str, Any], data: TrainingData, device: 
                         normalize=bool(loss["mickd_normalize"])) if kd_name == "mickd" else L2KDLoss())
         ce_weight = float(loss["mimic_ce_weight"])
         return cls(
-            *common,
+            parts,
             encoder=encoder,
             teacher=_run_path(mimic["teacher"], "mimic.teacher", "the mimic stage"),
             ven=_run_path(mimic["ven"], "mimic.ven", "the mimic stage") if mimic["guidance"] else None,
@@ -206,7 +206,7 @@ def build_stage(stage: str, config: dict[str, Any], data: TrainingData, device: 
     recognition: dict[str, Any] = dict(encoder=encoder, triplet=triplet, ce=ce,
                                        ce_weight=float(loss["ce_weight"]))
     if stage == "teacher":
-        return cls(*common, **recognition)
+        return cls(parts, **recognition)
     baseline = config["baseline"]
     init = _choice(baseline["init"], "baseline.init", INITS)
     teacher = None
@@ -215,4 +215,4 @@ def build_stage(stage: str, config: dict[str, Any], data: TrainingData, device: 
     if stage == "occ-aware":
         recognition.update(feature_dim=int(config["ven"]["feature_dim"]),
                            occlusion_ce_weight=float(loss["occlusion_ce_weight"]))
-    return cls(*common, init_teacher=teacher, **recognition)
+    return cls(parts, init_teacher=teacher, **recognition)

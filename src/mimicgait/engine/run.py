@@ -4,7 +4,7 @@ Used by `mimicgait train` and callable from Python:
 
     from mimicgait.engine.config import load_config
     from mimicgait.engine.run import train
-    train("teacher", load_config("casia-b/tiny"), "data/casia-b", "runs/teacher")
+    train("teacher", load_config("tiny"), "data/casia-b", "runs/teacher")
 """
 
 from __future__ import annotations

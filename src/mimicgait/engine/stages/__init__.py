@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mimicgait.engine.stages.base import BatchInputs, Stage
+from mimicgait.engine.stages.base import BatchInputs, Stage, StageParts
 from mimicgait.engine.stages.mimic import MimicStage
 from mimicgait.engine.stages.recognition import BaselineStage, OccAwareStage, TeacherStage
 from mimicgait.engine.stages.ven import VENStage
@@ -22,6 +22,7 @@ __all__ = [
     "MimicStage",
     "OccAwareStage",
     "Stage",
+    "StageParts",
     "TeacherStage",
     "VENStage",
 ]

@@ -59,12 +59,23 @@ class BatchInputs:
         return out
 
 
+@dataclass(frozen=True)
+class StageParts:
+    """What every stage is built from: the training data, how batches become inputs, how the stage
+    validates and the device it trains on."""
+
+    data: TrainingData
+    batch_inputs: BatchInputs
+    validation: ValSettings
+    device: torch.device
+
+
 class Stage:
     """Base of the training stages; subclasses set `module` and implement `compute` and `model_spec`.
 
     A stage is built from typed parts (`engine.from_config.build_stage` reads them from a config):
-    the training data, its `BatchInputs`, its `ValSettings` and the device, plus what the subclass
-    names (encoder spec, loss modules and weights, frozen parts' paths).
+    the `StageParts` every stage has, plus what the subclass names as keyword arguments (encoder
+    spec, loss modules and weights, frozen parts' paths).
     """
 
     name = ""
@@ -74,12 +85,12 @@ class Stage:
     # sequences of each, or there is no positive or no negative pair and the loss is undefined or 0
     needs_pairs = True
 
-    def __init__(
-        self, data: TrainingData, batch_inputs: BatchInputs, validation: ValSettings, device: torch.device
-    ) -> None:
+    def __init__(self, parts: StageParts) -> None:
+        batch_inputs = parts.batch_inputs
         if self.occluded and batch_inputs.policy is None:
             raise ValueError(f"the {self.name} stage trains on occluded input: give BatchInputs a policy")
-        self.data, self.batch_inputs, self.validation, self.device = data, batch_inputs, validation, device
+        self.data, self.batch_inputs, self.validation = parts.data, batch_inputs, parts.validation
+        self.device = parts.device
         self.preprocess = batch_inputs.preprocess
         self.policy = batch_inputs.policy
         self.frame_size = batch_inputs.frame_size

@@ -16,10 +16,8 @@ from torch import Tensor, nn
 
 from mimicgait.engine.build import build_encoder, build_model
 from mimicgait.engine.checkpoint import load_checkpoint, load_weights, relative_reference
-from mimicgait.engine.data import TrainingData
 from mimicgait.engine.distributed import gather_across
-from mimicgait.engine.stages.base import BatchInputs, Logs, Stage
-from mimicgait.engine.validation import ValSettings
+from mimicgait.engine.stages.base import Logs, Stage, StageParts
 from mimicgait.errors import UserError
 from mimicgait.losses import BNNeckCrossEntropy, MiCKDLoss
 from mimicgait.models import BNNeckHead
@@ -40,10 +38,7 @@ class MimicStage(Stage):
 
     def __init__(
         self,
-        data: TrainingData,
-        batch_inputs: BatchInputs,
-        validation: ValSettings,
-        device: torch.device,
+        parts: StageParts,
         *,
         encoder: dict[str, Any],
         teacher: Path,
@@ -55,7 +50,7 @@ class MimicStage(Stage):
         inference: str,
         feature_dim: int,
     ) -> None:
-        super().__init__(data, batch_inputs, validation, device)
+        super().__init__(parts)
         self.encoder, self.guidance, self.kd, self.inference = encoder, ven is not None, kd, inference
         if init not in INITS:
             raise UserError(f"mimic.init must be 'fresh' or 'teacher', got {init!r}")
@@ -113,7 +108,7 @@ class MimicStage(Stage):
         if ce_weight > 0:
             if ce is None:
                 raise ValueError("ce_weight > 0 needs the cross-entropy module `ce`")
-            self.module.ce_head = BNNeckHead(student.out_channels, student.parts, data.num_classes)
+            self.module.ce_head = BNNeckHead(student.out_channels, student.parts, self.data.num_classes)
             self.ce = ce
 
     def model_spec(self) -> dict[str, Any]:

@@ -16,10 +16,8 @@ from torch import Tensor, nn
 
 from mimicgait.engine.build import build_model
 from mimicgait.engine.checkpoint import load_checkpoint, load_weights, relative_reference
-from mimicgait.engine.data import TrainingData
 from mimicgait.engine.distributed import gather_across
-from mimicgait.engine.stages.base import BatchInputs, Logs, Stage
-from mimicgait.engine.validation import ValSettings
+from mimicgait.engine.stages.base import Logs, Stage, StageParts
 from mimicgait.errors import UserError
 from mimicgait.losses import BNNeckCrossEntropy, PartTripletLoss, part_accuracy
 
@@ -32,17 +30,14 @@ class TeacherStage(Stage):
 
     def __init__(
         self,
-        data: TrainingData,
-        batch_inputs: BatchInputs,
-        validation: ValSettings,
-        device: torch.device,
+        parts: StageParts,
         *,
         encoder: dict[str, Any],
         triplet: PartTripletLoss,
         ce: BNNeckCrossEntropy,
         ce_weight: float,
     ) -> None:
-        super().__init__(data, batch_inputs, validation, device)
+        super().__init__(parts)
         self.encoder = encoder
         self.module = build_model(self.model_spec())
         self.triplet, self.ce, self.ce_weight = triplet, ce, ce_weight

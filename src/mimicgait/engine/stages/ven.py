@@ -16,9 +16,7 @@ from torch import Tensor, nn
 from mimicgait.data.occlusion import occlude_batch
 from mimicgait.data.samplers import FrameSampler
 from mimicgait.engine.build import build_model
-from mimicgait.engine.data import TrainingData
-from mimicgait.engine.stages.base import BatchInputs, Logs, Stage
-from mimicgait.engine.validation import ValSettings
+from mimicgait.engine.stages.base import Logs, Stage, StageParts
 from mimicgait.losses import VENLoss
 
 VAL_SEQUENCES = 256  # validation sequences (evenly spaced over the held-out store)
@@ -42,15 +40,12 @@ class VENStage(Stage):
 
     def __init__(
         self,
-        data: TrainingData,
-        batch_inputs: BatchInputs,
-        validation: ValSettings,
-        device: torch.device,
+        parts: StageParts,
         *,
         feature_dim: int,
         loss: VENLoss,
     ) -> None:
-        super().__init__(data, batch_inputs, validation, device)
+        super().__init__(parts)
         self.feature_dim = feature_dim
         self.module = build_model(self.model_spec())
         self.loss = loss
