@@ -241,3 +241,15 @@ def test_the_stage_registry_lists_the_stage_names_in_order():
     from mimicgait.pipeline.plan import STAGE_ORDER
 
     assert tuple(STAGES) == STAGE_NAMES == STAGE_ORDER
+
+
+@pytest.mark.parametrize("stage,setting", [("mimic", "loss.kd=l3"), ("mimic", "mimic.init=copy"),
+                                           ("mimic", "mimic.inference=bogus"),
+                                           ("occ-aware", "baseline.init=copy")])
+def test_a_bad_choice_is_refused_before_any_data_is_read(stage, setting, tmp_path, capsys):
+    key = setting.split("=")[0]
+    code = cli.main(["train", stage, "--config", "tiny", "--data", str(tmp_path / "no-data"),
+                     "--out", str(tmp_path / "run"), "--set", setting])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{key} must be one of" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()

@@ -51,10 +51,22 @@ def occlusion_policy(occlusion: dict[str, Any]) -> OcclusionPolicy:
     return OcclusionPolicy(kinds, amount_range=(float(lo), float(hi)))
 
 
+def _choice(value: str, key: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise UserError(f"{key} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
+    return value
+
+
 def check_stage_config(stage: str, config: dict[str, Any]) -> None:
-    """Refuse settings `stage` cannot train with, before any data is read (`ConfigError`)."""
+    """Refuse settings `stage` cannot train with, before any data is read (`UserError`)."""
     if stage not in STAGES:
         raise UserError(f"unknown stage {stage!r}; choose from {', '.join(STAGES)}")
+    if stage == "mimic":
+        _choice(config["loss"]["kd"], "loss.kd", KD_LOSSES)
+        _choice(config["mimic"]["init"], "mimic.init", INITS)
+        _choice(config["mimic"]["inference"], "mimic.inference", INFERENCE_MODES)
+    if stage in ("baseline", "occ-aware"):
+        _choice(config["baseline"]["init"], "baseline.init", INITS)
     if not STAGES[stage].needs_pairs:
         return
     data = config["data"]
@@ -164,12 +176,6 @@ def _run_path(value: str | None, key: str, why: str) -> Path:
     if not value:
         raise UserError(f"{why} needs {key}: a run directory or checkpoint (--set {key}=RUN_DIR)")
     return Path(value)
-
-
-def _choice(value: str, key: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise UserError(f"{key} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
-    return value
 
 
 def build_stage(stage: str, config: dict[str, Any], data: TrainingData, device: torch.device) -> Stage:
