@@ -246,7 +246,11 @@ def render(
         "mkdir TRIES && cp -r RUN/teacher RUN/ven TRIES/",
         ".venv/bin/mimicgait pipeline --config configs/casia-b/cpu-tries.yaml "
         "--data ../shared/data/casia-b/train --out TRIES",
-        ".venv/bin/python benchmarks/casia_b_results.py --run RUN --tries TRIES --time-log time.log "
+        "# the full-length controls: RUN's jobs plus the variants of cpu-controls.yaml (only those train)",
+        "cp -r RUN RUN-CONTROLS",
+        ".venv/bin/mimicgait pipeline --config configs/casia-b/cpu-controls.yaml "
+        "--data ../shared/data/casia-b/train --out RUN-CONTROLS",
+        ".venv/bin/python benchmarks/casia_b_results.py --run RUN-CONTROLS --tries TRIES --time-log time.log "
         "--notes benchmarks/results/casia-b-cpu-reading.md > benchmarks/results/casia-b-cpu.md",
         "```",
         "",
@@ -284,6 +288,23 @@ def render(
                 "Baseline-2, Occlusion-Aware and the mimic; only the method differs. Mean ± sample std "
                 "over the draws of the Rank-1 difference on the same draw.", "",
                 markdown_table(["comparison"] + [f"Δ {g}" for g in GROUPS], body), ""]
+
+    variants = {name: spec for name, spec in (config["pipeline"].get("variants") or {}).items()
+                if name in reports}
+    variant_checks: dict[str, Any] = {}
+    if variants and "mimic" in reports:
+        body = []
+        for name, spec in variants.items():
+            deltas = paired(reports[name], reports["mimic"])
+            variant_checks[name] = [None if d is None else d[0] for d in deltas]
+            body.append([f"`{name}`", describe(spec.get("set"), {})] + with_spread(reports[name])
+                        + [fmt_diff(d) for d in deltas])
+        out += ["### Variants of the recipe's mimic at full length (`configs/casia-b/cpu-controls.yaml`)", "",
+                "Each variant trains with this run's teacher, VEN, optimiser, steps, data and seed; only the "
+                "listed setting differs. Δ = the variant minus the recipe's mimic (guided) on the same draw. "
+                "One training run each: the spread is over occlusion draws, not over training seeds.", "",
+                markdown_table(["variant", "change"] + [f"Rank-1 {g}" for g in GROUPS]
+                               + [f"Δ {g}" for g in GROUPS], body), ""]
 
     gallery_rows = [(label, f"{name}-holistic-gallery") for label, name in PAPER_ROWS[1:]]
     out += ["### Occluded probes, holistic gallery", "", table(gallery_rows, teacher, "RP"), ""]
@@ -323,6 +344,7 @@ def render(
         "rp_nm_goal_validation": VALIDATION_RP_GOAL,
         "retention_nm_shipped": ratio(rank1(reports.get("mimic-routed-holistic")), teacher)[0],
         "retention_goal": RETENTION_GOAL,
+        "variants_minus_mimic": variant_checks,
         **tries_checks,
     }
 
