@@ -423,10 +423,9 @@ def test_process_group_gets_the_configured_timeout(monkeypatch):
 
 def test_collective_timeout_becomes_a_user_error():
     info = distributed.DistInfo(rank=1, world_size=2)
-    config = {"train": {"dist_timeout_s": 30}}
-    err = _collective_timeout(RuntimeError("[gloo] Timed out waiting 30000ms for recv"), info, config)
+    err = _collective_timeout(RuntimeError("[gloo] Timed out waiting 30000ms for recv"), info, 30)
     assert isinstance(err, UserError) and "train.dist_timeout_s=30" in str(err) and "rank 1" in str(err)
-    assert _collective_timeout(RuntimeError("shape mismatch"), info, config) is None
+    assert _collective_timeout(RuntimeError("shape mismatch"), info, 30) is None
 
 
 def test_only_rank_0_reports(data, tmp_path):

@@ -79,13 +79,12 @@ def remove_stale_temporaries(run_dir: Path) -> list[Path]:
 
 
 def _collective_timeout(
-    err: RuntimeError, info: distributed.DistInfo, config: dict[str, Any]
+    err: RuntimeError, info: distributed.DistInfo, seconds: float | None
 ) -> UserError | None:
-    """A `UserError` for a collective that timed out (a stopped or hung rank), else None."""
+    """A `UserError` for a collective that timed out after `seconds` (a stopped or hung rank), else None."""
     text = str(err)
     if not info.enabled or ("timed out" not in text.lower() and "timeout" not in text.lower()):
         return None
-    seconds = config["train"]["dist_timeout_s"]
     return UserError(
         f"rank {info.rank}: no answer from the other ranks within train.dist_timeout_s={seconds} s; a rank "
         "stopped, hung or was much slower (raise train.dist_timeout_s if a step or validation legitimately "
@@ -127,7 +126,7 @@ def train(
                 resume=resume, on_start=started
             )
         except RuntimeError as err:
-            timeout = _collective_timeout(err, info, config)
+            timeout = _collective_timeout(err, info, config["train"]["dist_timeout_s"])
             if timeout is None:
                 raise
             raise timeout from err
