@@ -22,6 +22,7 @@ from mimicgait.engine.data import BatchSettings, TrainingData, load_data
 from mimicgait.engine.optim import OptimSettings
 from mimicgait.engine.preprocess import Preprocess
 from mimicgait.engine.stages import STAGES, BatchInputs, Stage, StageParts
+from mimicgait.engine.stages.mimic import INITS
 from mimicgait.engine.trainer import TrainerSettings
 from mimicgait.engine.validation import ValSettings
 from mimicgait.errors import UserError
@@ -29,7 +30,6 @@ from mimicgait.losses import BNNeckCrossEntropy, L2KDLoss, MiCKDLoss, PartTriple
 from mimicgait.models.mimic import INFERENCE_MODES
 
 KD_LOSSES = ("mickd", "l2")
-INITS = ("fresh", "teacher")
 
 
 def occlusion_policy(occlusion: dict[str, Any]) -> OcclusionPolicy:
@@ -180,7 +180,7 @@ def _run_path(value: str | None, key: str, why: str) -> Path:
 
 def build_stage(stage: str, config: dict[str, Any], data: TrainingData, device: torch.device) -> Stage:
     """The stage named `stage`, built from the parts `config` sets, on `data`, for `device`."""
-    check_stage_config(stage, config)
+    check_stage_config(stage, config)  # the choices read below are valid from here on
     cls = STAGES[stage]
     inputs = batch_inputs(config, tuple(data.train.frame_size), cls.occluded)
     parts = StageParts(data, inputs, val_settings(config, cls.occluded), device)
@@ -192,9 +192,8 @@ def build_stage(stage: str, config: dict[str, Any], data: TrainingData, device: 
     ce = BNNeckCrossEntropy(float(model["label_smoothing"]))
     if stage == "mimic":
         mimic = config["mimic"]
-        kd_name = _choice(loss["kd"], "loss.kd", KD_LOSSES)
         kd = (MiCKDLoss(float(loss["mickd_margin"]), loss["mickd_positives"],
-                        normalize=bool(loss["mickd_normalize"])) if kd_name == "mickd" else L2KDLoss())
+                        normalize=bool(loss["mickd_normalize"])) if loss["kd"] == "mickd" else L2KDLoss())
         ce_weight = float(loss["mimic_ce_weight"])
         return cls(
             parts,
@@ -202,10 +201,10 @@ def build_stage(stage: str, config: dict[str, Any], data: TrainingData, device: 
             teacher=_run_path(mimic["teacher"], "mimic.teacher", "the mimic stage"),
             ven=_run_path(mimic["ven"], "mimic.ven", "the mimic stage") if mimic["guidance"] else None,
             kd=kd,
-            init=_choice(mimic["init"], "mimic.init", INITS),
+            init=mimic["init"],
             ce=ce if ce_weight > 0 else None,
             ce_weight=ce_weight,
-            inference=_choice(mimic["inference"], "mimic.inference", INFERENCE_MODES),
+            inference=mimic["inference"],
             feature_dim=int(config["ven"]["feature_dim"]),
         )
     triplet = PartTripletLoss(float(loss["triplet_margin"]))
@@ -214,9 +213,8 @@ def build_stage(stage: str, config: dict[str, Any], data: TrainingData, device: 
     if stage == "teacher":
         return cls(parts, **recognition)
     baseline = config["baseline"]
-    init = _choice(baseline["init"], "baseline.init", INITS)
     teacher = None
-    if init == "teacher":
+    if baseline["init"] == "teacher":
         teacher = _run_path(baseline["teacher"], "baseline.teacher", "baseline.init=teacher")
     if stage == "occ-aware":
         recognition.update(feature_dim=int(config["ven"]["feature_dim"]),

@@ -91,10 +91,23 @@ class Stage:
             raise ValueError(f"the {self.name} stage trains on occluded input: give BatchInputs a policy")
         self.data, self.batch_inputs, self.validation = parts.data, batch_inputs, parts.validation
         self.device = parts.device
-        self.preprocess = batch_inputs.preprocess
-        self.policy = batch_inputs.policy
-        self.frame_size = batch_inputs.frame_size
-        self.input_size = batch_inputs.input_size
+
+    # -- what the batch inputs say about the model's input -----------------------------------------
+    @property
+    def preprocess(self) -> Preprocess:
+        return self.batch_inputs.preprocess
+
+    @property
+    def policy(self) -> OcclusionPolicy | None:
+        return self.batch_inputs.policy
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        return self.batch_inputs.frame_size
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self.batch_inputs.input_size
 
     # -- the interface -------------------------------------------------------------------------
     def compute(

@@ -22,6 +22,7 @@ from mimicgait.errors import UserError
 from mimicgait.losses import BNNeckCrossEntropy, MiCKDLoss
 from mimicgait.models import BNNeckHead
 
+#: How a student (and, by `baseline.init`, a fair control) starts: a fresh network or the teacher.
 INITS = ("fresh", "teacher")
 
 
