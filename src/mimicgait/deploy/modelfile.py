@@ -5,7 +5,7 @@ its teacher and VEN by path, so shipping one means shipping three files in one l
 `export_model` writes a single file instead (`torch.save` of tensors and plain values only, so it
 loads with `weights_only=True` and runs no code):
 
-    {'format': 'mimicgait-model/1', 'stage', 'inference', 'model_spec', 'state_dict',
+    {'format': 'mimicgait-model/2', 'stage', 'inference', 'model_spec', 'state_dict',
      'teacher': {'model_spec', 'state_dict'} | None,   # routed mimic only
      'ven': {'model_spec', 'state_dict'} | None,       # guided and routed mimic
      'input': {'frame_size': [H, W], 'encoding', 'preprocess'},
@@ -14,15 +14,24 @@ loads with `weights_only=True` and runs no code):
                     'mimicgait_version', 'validation'},
      'fingerprint'}
 
-`fingerprint` is the sha256 of the specs and every weight: galleries record it, so embeddings of two
-different models are never compared. Recognisers (teacher, Baseline-2) drop their BNNeck
-classifier, which embedding does not use.
+`fingerprint` is the sha256 of every section that changes an answer: the stage and inference mode,
+the specs and every weight, the input convention (frame size, pretreatment) and the embedding
+layout and metric. Galleries record it, so embeddings of two different models are never compared
+and an edited metric or frame size is refused like an edited weight. Files of format
+`mimicgait-model/1` (whose fingerprint covered specs, mode and weights only) still load; their other
+sections must hold what that version always wrote (the `euc` metric, the `[N, C, P]` layout).
+Recognisers (teacher, Baseline-2) drop their BNNeck classifier, which embedding does not use.
+
+Before a network is allocated, it is built on PyTorch's `meta` device and its parameter shapes are
+compared with the file's tensors, so a spec that asks for more than the file holds (an edited
+channel count) is refused instead of allocating it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +42,12 @@ from mimicgait import __version__
 from mimicgait.engine.build import build_model
 from mimicgait.engine.checkpoint import dereference, load_checkpoint, sha256
 from mimicgait.errors import UserError
+from mimicgait.eval.distances import METRICS
 from mimicgait.models.mimic import INFERENCE_MODES
 
-MODEL_FORMAT = "mimicgait-model/1"
+MODEL_FORMAT = "mimicgait-model/2"
+LEGACY_FORMAT = "mimicgait-model/1"
+READABLE_FORMATS = (MODEL_FORMAT, LEGACY_FORMAT)
 ENCODING = ("silhouettes [T, H, W]: uint8 0/1 or 0/255, bool, or float 0..1; other frame sizes are "
             "pretreated (crop to the person, scale to H, centre)")
 
@@ -52,13 +64,17 @@ def _embedding_only(spec: dict[str, Any], state: dict[str, torch.Tensor]) -> tup
 
 
 def fingerprint(payload: dict[str, Any]) -> str:
-    """sha256 over the model specs, the inference mode and every weight tensor (in key order)."""
+    """sha256 over the stage, inference mode, input and embedding sections, the model specs and
+    every weight tensor (in key order); for format 1 files, the specs, mode and weights only."""
     digest = hashlib.sha256()
     parts = [("model", payload["model_spec"], payload["state_dict"])]
     for key in ("teacher", "ven"):
         if payload.get(key):
             parts.append((key, payload[key]["model_spec"], payload[key]["state_dict"]))
     digest.update(str(payload.get("inference")).encode())
+    if payload.get("format") != LEGACY_FORMAT:
+        sections = {key: payload.get(key) for key in ("format", "stage", "input", "embedding")}
+        digest.update(json.dumps(sections, sort_keys=True).encode())
     for name, spec, state in parts:
         digest.update(name.encode())
         digest.update(json.dumps(spec, sort_keys=True).encode())
@@ -156,50 +172,127 @@ def model_payload(checkpoint: str | Path, inference: str | None = None) -> dict[
     return out
 
 
+REEXPORT = "export the model again with `mimicgait export`"
+MAX_FRAME_SIDE = 4096
+
+
 def _load_state(model: nn.Module, state: dict[str, torch.Tensor], where: str) -> None:
     try:
         model.load_state_dict(state)
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0]
         raise UserError(f"{where}: the weights do not fit the model the file describes ({first}); "
-                        "re-export it with `mimicgait export`") from None
+                        f"{REEXPORT}") from None
+
+
+def _build_checked(spec: dict[str, Any], state: dict[str, torch.Tensor], where: str,
+                   **frozen: nn.Module | None) -> nn.Module:
+    """`build_model(spec, **frozen)` with `state` loaded, after proving on the meta device (which
+    allocates nothing) that the spec's tensors have the shapes of the file's: a spec edited to ask
+    for more than the file holds is refused before any memory is taken."""
+    try:
+        with torch.device("meta"):
+            shapes = {k: tuple(v.shape) for k, v in build_model(spec, **frozen).state_dict().items()}
+    except UserError:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, OverflowError, RuntimeError) as err:
+        raise UserError(f"{where}: the model spec cannot be built ({type(err).__name__}: {err}); "
+                        f"{REEXPORT}") from None
+    for key, shape in shapes.items():
+        held = state.get(key)
+        if held is None or tuple(held.shape) != shape:
+            found = "nothing" if held is None else str(tuple(held.shape))
+            raise UserError(f"{where}: the weights do not fit the model the file describes ({key}: the spec "
+                            f"needs {shape}, the file holds {found}); {REEXPORT}")
+    model = build_model(spec, **frozen)
+    _load_state(model, state, where)
+    return model
 
 
 def build_from_payload(payload: dict[str, Any], where: str) -> nn.Module:
     """The eval-mode module a model-file dict describes (BatchNorm not yet folded)."""
-    teacher = ven = None
+    frozen: dict[str, nn.Module] = {}
     for key in ("teacher", "ven"):
         part = payload.get(key)
         if part:
-            module = build_model(part["model_spec"])
-            _load_state(module, part["state_dict"], f"{where} ({key})")
-            if key == "teacher":
-                teacher = module
-            else:
-                ven = module
+            frozen[key] = _build_checked(part["model_spec"], part["state_dict"], f"{where} ({key})")
     spec = payload["model_spec"]
-    model = build_model(spec, ven=ven, teacher=teacher) if spec["kind"] == "mimic" else build_model(spec)
-    _load_state(model, payload["state_dict"], where)
+    model = _build_checked(spec, payload["state_dict"], where, **(frozen if spec["kind"] == "mimic" else {}))
     if spec["kind"] == "mimic":
         model.set_inference(payload["inference"])
+    encoder = model.student if spec["kind"] == "mimic" else model.encoder
+    embedding = payload.get("embedding")
+    if embedding is not None and (embedding.get("channels"), embedding.get("parts")) != (
+            encoder.out_channels, encoder.parts):
+        raise UserError(f"{where}: the file's embedding section says [{embedding.get('channels')}, "
+                        f"{embedding.get('parts')}] but the network embeds [{encoder.out_channels}, "
+                        f"{encoder.parts}]; {REEXPORT}")
     return model.eval()
+
+
+def _is_state(state: Any) -> bool:
+    return isinstance(state, dict) and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items())
+
+
+def _section_problem(payload: dict[str, Any]) -> str | None:
+    """What is wrong with the layout of a model-file dict, or None: checked before the fingerprint
+    is computed and before anything is built, so a malformed file is one clear line."""
+    if not isinstance(payload.get("model_spec"), dict) or not _is_state(payload.get("state_dict")):
+        return "model_spec or state_dict is missing or malformed"
+    for key in ("teacher", "ven"):
+        part = payload.get(key)
+        if part is not None and not (isinstance(part, dict) and isinstance(part.get("model_spec"), dict)
+                                     and _is_state(part.get("state_dict"))):
+            return f"the {key} section is malformed"
+    if payload.get("inference") not in (None, *INFERENCE_MODES):
+        return f"inference {payload.get('inference')!r} is not one of {', '.join(INFERENCE_MODES)}"
+    frame = (payload.get("input") or {}).get("frame_size") if isinstance(payload.get("input"), dict) else None
+    if not (isinstance(frame, (list, tuple)) and len(frame) == 2
+            and all(isinstance(x, int) and 0 < x <= MAX_FRAME_SIDE for x in frame)):
+        return f"input.frame_size {frame!r} is not two sizes between 1 and {MAX_FRAME_SIDE}"
+    embedding = payload.get("embedding")
+    if not isinstance(embedding, dict) or embedding.get("layout") != "[N, C, P]":
+        return "the embedding section is missing or its layout is not [N, C, P]"
+    allowed = ("euc",) if payload.get("format") == LEGACY_FORMAT else METRICS
+    if embedding.get("metric") not in allowed:
+        return f"embedding.metric {embedding.get('metric')!r} is not one of {', '.join(allowed)}"
+    return None
+
+
+def _load_torch_file(path: Path) -> Any:
+    """`torch.load(path, weights_only=True)`, with one clear line for each way it can fail."""
+    if path.is_file() and not zipfile.is_zipfile(path):
+        hint = " (an .onnx graph runs with onnxruntime: mimicgait.deploy.onnx_export)" if (
+            path.suffix.lower() == ".onnx") else ""
+        raise UserError(f"{path}: not a mimicgait model file or checkpoint (not a PyTorch archive){hint}; "
+                        "pass a file written by `mimicgait export` or a training run")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any failure to unpickle means "not a model file we can read"
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if "global" in str(err).lower():  # the pickle names a class or function: loading it could run code
+            raise UserError(f"{path}: refused: the file holds objects that could run code when loaded; "
+                            "only mimicgait model files and checkpoints are accepted") from None
+        raise UserError(f"{path}: truncated, or not a mimicgait model file or checkpoint ({text})") from None
 
 
 def read_model_file(path: str | Path, check: bool = True) -> dict[str, Any] | None:
     """The model-file dict at `path` (weights_only=True), None when the file is a torch file of
-    another kind; with `check`, its fingerprint is verified. Raises UserError for unreadable files."""
+    another kind; with `check`, its layout and fingerprint are verified. Raises UserError for
+    unreadable, malformed or edited files."""
     path = Path(path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any failure to unpickle means "not a model file we can read"
-        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        if "weights_only" in text or "Unsupported global" in text:
-            raise UserError(f"{path}: refused: the file holds objects that could run code when loaded; "
-                            "only mimicgait model files and checkpoints are accepted") from None
-        raise UserError(f"{path}: truncated, or not a mimicgait model file or checkpoint ({text})") from None
-    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+    payload = _load_torch_file(path)
+    if not isinstance(payload, dict) or payload.get("format") not in READABLE_FORMATS:
+        if isinstance(payload, dict) and str(payload.get("format", "")).startswith("mimicgait-model/"):
+            raise UserError(f"{path}: model format {payload['format']!r} is newer than this mimicgait "
+                            f"({__version__}) reads; upgrade mimicgait")
         return None
-    if check and fingerprint(payload) != payload.get("fingerprint"):
-        raise UserError(f"{path}: the weights do not match the file's fingerprint (corrupted or edited); "
-                        "export the model again")
+    if check:
+        problem = _section_problem(payload)
+        if problem:
+            raise UserError(f"{path}: not a valid mimicgait model file: {problem}; {REEXPORT}")
+        if fingerprint(payload) != payload.get("fingerprint"):
+            raise UserError(f"{path}: the file does not match its fingerprint (corrupted or edited); "
+                            f"{REEXPORT}")
     return payload
