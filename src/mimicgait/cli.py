@@ -7,7 +7,9 @@ of per-command edits.
 A `mimicgait.errors.UserError` (a user's mistake: bad file, key or setting) is printed as one line
 and gives exit status 2, as does an OS error about the user's file system (no permission, disk
 full) that names its path. Every other exception is a bug and keeps its traceback; `-v` shows the
-traceback of user errors too.
+traceback of user errors too. A mistake on the command line itself (an unknown option, a value
+its `type=` refuses) is one line too, naming the option, with exit status 2; Ctrl-C is one line and
+exit status 130, as a shell reports an interrupted command.
 """
 
 from __future__ import annotations
@@ -18,15 +20,28 @@ import logging
 import os
 import pkgutil
 import sys
+from typing import NoReturn
 
 from mimicgait import __version__, commands
 from mimicgait.engine.host_memory import reuse_freed_memory
 from mimicgait.errors import ENVIRONMENT_ERRNOS, UserError, path_error
 
+#: Exit status of a command stopped by Ctrl-C (128 + SIGINT), what shells report for it.
+INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, saying a command-line mistake in one line (argparse's own `error` prints
+    the whole usage first, burying the line that names the option)."""
+
+    def error(self, message: str) -> NoReturn:
+        text = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {text} (see {self.prog} --help)\n")
+
 
 def build_parser() -> argparse.ArgumentParser:
-    """Build the top-level parser with every discovered sub-command."""
-    parser = argparse.ArgumentParser(
+    """Build the top-level parser with every discovered sub-command (sub-parsers share its class)."""
+    parser = _Parser(
         prog="mimicgait", description="MimicGait: occluded gait recognition by correlational distillation."
     )
     parser.add_argument("--version", action="version", version=f"mimicgait {__version__}")
@@ -41,7 +56,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script."""
+    """Entry point of the console script: runs the command; Ctrl-C anywhere is one line and 130."""
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        if _verbose(argv):
+            raise
+        print("mimicgait: interrupted (Ctrl-C)", file=sys.stderr)
+        return INTERRUPTED
+
+
+def _verbose(argv: list[str] | None) -> bool:
+    """Whether `-v` was given (read from the words, as Ctrl-C may come before parsing ends)."""
+    words = sys.argv[1:] if argv is None else argv
+    return any(word in ("-v", "--verbose") for word in words)
+
+
+def _run(argv: list[str] | None) -> int:
+    """Parse the command line and run the sub-command; user errors become one line and status 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.INFO

@@ -21,6 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="holistic report of a backbone (repeatable)")
     p.add_argument("--plots", help="write CMC curves and the per-kind bar chart to this directory")
     p.add_argument("--out", help="also write the Markdown to this file")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite an existing --out (never one of the reports it reads)")
     p.set_defaults(func=run)
 
 
@@ -30,13 +32,20 @@ def run(args: argparse.Namespace) -> int:
 
     from mimicgait.eval.compare import compare_markdown
     from mimicgait.eval.report import load_report, report_label
+    from mimicgait.io import check_not_an_input, check_output_file, os_errors, write_atomic
 
+    if args.out:  # checked before reading: never over a report it reads, nor another file unasked
+        inputs = [("report", r) for r in args.reports] + [("--holistic", r) for r in args.holistic]
+        check_not_an_input(args.out, "--out", inputs)
+        check_output_file(args.out, args.force, "--out")
     reports = [(report_label(r, p), r) for p in args.reports for r in [load_report(p)]]
     holistic = [(report_label(r, p), r) for p in args.holistic for r in [load_report(p)]]
     text = compare_markdown(reports, holistic)
     print(text)
     if args.out:
-        Path(args.out).write_text(text + "\n")
+        data = (text + "\n").encode()
+        with os_errors(args.out, "--out"):
+            write_atomic(Path(args.out), lambda f: f.write(data))
     if args.plots:
         from mimicgait.eval.plots import plot_cmc, plot_per_kind, plot_roc
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import time
 
+from mimicgait.commands._checks import nonneg_int
 from mimicgait.data.convert import OUTPUT_FORMATS, convert
 from mimicgait.data.inspect import describe, format_report
 from mimicgait.data.partition import split_subjects
@@ -21,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     info = actions.add_parser("info", help="counts, frame statistics and problems of a data directory")
     _common(info)
-    info.add_argument("--short", type=int, default=10, metavar="N",
+    info.add_argument("--short", type=nonneg_int, default=10, metavar="N",
                       help="name sequences with fewer than N frames as problems (default 10)")
     info.add_argument("--json", action="store_true", help="print the report as JSON")
     info.set_defaults(func=run_info)

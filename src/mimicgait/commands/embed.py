@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 
+from mimicgait.commands._checks import refuse_blank
 from mimicgait.commands._inputs import add_input_options, add_model_options
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "default none)")
     p.add_argument("--seed", type=int, default=0, help="occlusion seed (default 0)")
     p.add_argument("--out", required=True, help="output file: .npz or .parquet")
-    p.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite an existing --out (never one of the inputs: model, data)")
     p.set_defaults(func=run)
 
 
@@ -37,13 +39,15 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from mimicgait.commands._inputs import load_recognizer, sequences_from_args
+    from mimicgait.commands.gallery import model_and_data
     from mimicgait.deploy.inputs import embed_set
     from mimicgait.errors import UserError
-    from mimicgait.io import check_output_file, os_errors, write_atomic
+    from mimicgait.io import check_not_an_input, check_output_file, os_errors, write_atomic
 
     out = Path(args.out)
     if out.suffix.lower() not in (".npz", ".parquet"):
         raise UserError(f"--out {out}: use a .npz or .parquet file name")
+    check_not_an_input(out, "--out", model_and_data(args))  # never over what it reads, even with --force
     check_output_file(out, args.force, "--out")
     if out.suffix.lower() == ".parquet":
         try:
@@ -52,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("--out *.parquet needs pyarrow (pip install pyarrow); or write .npz") from None
     recognizer = load_recognizer(args)
     sequences = sequences_from_args(args, recognizer)
+    sequences.load = refuse_blank(sequences.load, lambda i: sequences.sources[i])
     log.info("embedding %d sequences with %s on %s", len(sequences), recognizer, recognizer.device)
     feats, kinds = embed_set(recognizer, sequences, args.batch_size, args.occlusion, args.seed,
                              progress=not args.no_progress)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
+from mimicgait.commands._checks import positive_int, read_json
 from mimicgait.data.partition import parse_subjects as partition_subjects
 from mimicgait.errors import UserError
 
@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(and, by default, gallery sequences) are occluded per sequence, reproducibly from --seed.",
     )
     p.add_argument("--checkpoint", "--model", dest="checkpoint", required=True,
-                   help="exported model file (mimicgait export), checkpoint file or stage run directory")
+                   help="exported model file (mimicgait export), checkpoint file, stage run directory or "
+                        "the name of a shipped model (mimicgait models)")
     p.add_argument("--data", required=True, help="data directory (npz archives, pkl tree or PNG tree)")
     p.add_argument("--partition", help="partition JSON (default: partition.json next to the data, if any)")
     p.add_argument("--split", default="test", choices=("test", "train", "all"),
@@ -47,8 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "routed (the VEN sends sequences it finds unoccluded to the teacher)")
     p.add_argument("--device", default="auto",
                    help="auto (CUDA when present, else CPU; the default), cpu, cuda or cuda:N")
-    p.add_argument("--batch-size", type=int, default=8, help="sequences per forward pass (default 8)")
-    p.add_argument("--max-frames", type=int, help="cap on padded frames per forward pass")
+    p.add_argument("--batch-size", type=positive_int, default=8,
+                   help="sequences per forward pass (default 8)")
+    p.add_argument("--max-frames", type=positive_int, help="cap on padded frames per forward pass")
     p.add_argument("--json", dest="json_out", help="write the report to this JSON file")
     p.add_argument("--plots", help="write figures (CMC, per-view, per-kind, ROC) to this directory")
     p.add_argument("--label", help="column label for `mimicgait compare` (default: the JSON file name)")
@@ -68,7 +70,7 @@ def read_probe_set(partition: Path | None) -> list[str]:
     """Gait3D's PROBE_SET list from the partition file (sequence keys as in `protocols.key_forms`)."""
     if partition is None:
         raise UserError("the gait3d protocol needs --partition FILE with a PROBE_SET list")
-    data = json.loads(Path(partition).read_text())
+    data = read_json(partition, "--partition")
     probe_set = data.get("PROBE_SET") if isinstance(data, dict) else None
     if not isinstance(probe_set, list) or not probe_set:
         raise UserError(f"partition {partition} has no PROBE_SET list; the gait3d protocol needs one")
@@ -114,8 +116,8 @@ def run(args: argparse.Namespace) -> int:
         check_report_path(args.json_out, "--json")
     if args.plots:
         check_output_dir(args.plots, "--plots")
-    if args.batch_size < 1:
-        raise UserError("--batch-size must be at least 1")
+    if args.list_file:  # a binary or broken list file is refused before the data are read
+        read_json(args.list_file, "--list")
     store, source = load_store(args)
     partition_path = Path(args.partition) if args.partition else source.partition_path
     probe_set = read_probe_set(partition_path) if args.protocol == "gait3d" else None

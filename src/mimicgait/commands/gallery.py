@@ -18,7 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="enrol identities into a gallery database, list or remove them",
         description="A gallery is one SQLite file of identities and sequence embeddings, bound to the "
         "model that made them (its fingerprint). Enrolment commits one identity at a time, so an "
-        "interrupted enrolment keeps every identity it finished, and a rerun adds only what is missing.",
+        "interrupted enrolment keeps every identity it finished, and a rerun adds only what is missing; "
+        "enrolments running at once into one gallery leave every sequence once. `list` only reads the "
+        "file (read-only storage is fine).",
     )
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     enroll = actions.add_parser("enroll", help="embed sequences and enrol them under their subject ids")
@@ -36,6 +38,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     remove.set_defaults(func=run_remove)
 
 
+def model_and_data(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """The inputs of a command reading a model and sequences, as (option, path) pairs: what its
+    outputs must never be (`mimicgait.io.check_not_an_input`)."""
+    return [("--model", args.model), ("--data", args.data), ("--video", args.video),
+            ("--frames", args.frames), ("--partition", args.partition)]
+
+
 def run_enroll(args: argparse.Namespace) -> int:
     from collections import defaultdict
     from pathlib import Path
@@ -45,13 +54,14 @@ def run_enroll(args: argparse.Namespace) -> int:
     from mimicgait.commands._inputs import load_recognizer, sequences_from_args
     from mimicgait.deploy.gallery import Gallery
     from mimicgait.deploy.inputs import embed_set
-    from mimicgait.io import check_output_file
+    from mimicgait.io import check_not_an_input, check_output_file
 
     path = Path(args.gallery)
+    check_not_an_input(path, "--gallery", model_and_data(args))
     if not path.exists():
         check_output_file(path, False, "--gallery")
     recognizer = load_recognizer(args)
-    if path.exists():  # refuse a foreign model before embedding anything
+    if path.exists():  # refuse a foreign model, a locked or unwritable gallery before embedding anything
         with Gallery(path) as gallery:
             gallery.check_model(recognizer.meta)
     sequences = sequences_from_args(args, recognizer)
@@ -60,7 +70,7 @@ def run_enroll(args: argparse.Namespace) -> int:
         by_subject[key[0]].append(i)
     added = sequences_done = skipped = 0
     with Gallery(path, create=True) as gallery:
-        known = {row[0] for row in gallery.db.execute("SELECT source FROM sequences").fetchall()}
+        known = gallery.sources()  # to skip embedding what is there; enroll checks again as it writes
         for subject in tqdm(sorted(by_subject), desc="enrolling", unit="id", disable=args.no_progress):
             todo = [i for i in by_subject[subject] if sequences.sources[i] not in known]
             skipped += len(by_subject[subject]) - len(todo)
@@ -68,10 +78,12 @@ def run_enroll(args: argparse.Namespace) -> int:
                 continue
             part = sequences.subset(todo)
             feats, _ = embed_set(recognizer, part, args.batch_size)
-            added += gallery.enroll(recognizer.meta, [k[0] for k in part.keys], feats,
-                                    [k[1] for k in part.keys], [k[2] for k in part.keys], part.sources,
-                                    [int(n) for n in part.lengths])
-            sequences_done += len(todo)
+            done = gallery.enroll(recognizer.meta, [k[0] for k in part.keys], feats,
+                                  [k[1] for k in part.keys], [k[2] for k in part.keys], part.sources,
+                                  [int(n) for n in part.lengths])
+            added += done.identities
+            sequences_done += done.sequences
+            skipped += len(todo) - done.sequences  # enrolled by another process meanwhile
         total = len(gallery.identities())
     print(json.dumps({"gallery": str(path), "new_identities": added, "sequences_enrolled": sequences_done,
                       "already_enrolled": skipped, "identities": total}))
@@ -81,15 +93,14 @@ def run_enroll(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     from mimicgait.deploy.gallery import Gallery
 
-    with Gallery(args.gallery) as gallery:
+    with Gallery(args.gallery, readonly=True) as gallery:
         rows = gallery.identities()
         meta = gallery.meta()
+        model = gallery.model_description()
     if args.json:
-        print(json.dumps({"fingerprint": meta.get("fingerprint"),
-                          "model": json.loads(meta.get("model", "{}")),
+        print(json.dumps({"fingerprint": meta.get("fingerprint"), "model": model,
                           "identities": [{"name": n, "sequences": c} for n, c in rows]}))
         return 0
-    model = json.loads(meta.get("model", "{}"))
     print(f"{args.gallery}: {len(rows)} identities, {sum(c for _, c in rows)} sequences; model "
           f"{model.get('stage')} {model.get('inference') or ''} {str(meta.get('fingerprint'))[:12]}")
     for name, count in rows:

@@ -7,6 +7,7 @@ import json
 import logging
 import math
 
+from mimicgait.commands._checks import check_calibration, positive_float, probability
 from mimicgait.commands._inputs import add_input_options, add_model_options
 
 log = logging.getLogger(__name__)
@@ -24,13 +25,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "are known (data directories, named videos) also get Rank-k accuracy, computed as "
         "`mimicgait eval --protocol rank` computes it (--occlusion/--seed occlude probes the same way).",
     )
-    p.add_argument("--gallery", required=True, help="gallery file (mimicgait gallery enroll)")
+    p.add_argument("--gallery", required=True,
+                   help="gallery file (mimicgait gallery enroll); only read, so read-only storage is fine")
     add_model_options(p)
     add_input_options(p)
     p.add_argument("--top-k", type=int, default=5, help="identities listed per probe (default 5)")
     limit = p.add_mutually_exclusive_group()
-    limit.add_argument("--threshold", type=float, help="distance below which a match is accepted")
-    limit.add_argument("--far", type=float, help="false accept rate; needs --calibration")
+    limit.add_argument("--threshold", type=positive_float, help="distance below which a match is accepted")
+    limit.add_argument("--far", type=probability, help="false accept rate; needs --calibration")
     p.add_argument("--calibration",
                    help="JSON report of `mimicgait eval --protocol verification` (same model)")
     p.add_argument("--occlusion", default="none",
@@ -39,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--index", choices=("exact", "faiss"), default="exact",
                    help="exact search (default) or a FAISS shortlist re-ranked exactly (large galleries)")
     p.add_argument("--json", dest="json_out", help="also write every probe's ranking to this JSON file")
-    p.add_argument("--force", action="store_true", help="overwrite an existing --json")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite an existing --json (never one of the inputs: gallery, model, data)")
     p.set_defaults(func=run)
 
 
@@ -72,21 +75,26 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from mimicgait.commands._inputs import load_recognizer, sequences_from_args
+    from mimicgait.commands.gallery import model_and_data
     from mimicgait.deploy.gallery import Gallery
     from mimicgait.deploy.inputs import embed_set
     from mimicgait.deploy.search import ExactIndex, FaissIndex, flatten_for_l2
     from mimicgait.errors import UserError
-    from mimicgait.io import check_output_file, os_errors, write_atomic
+    from mimicgait.io import check_not_an_input, check_output_file, os_errors, write_atomic
 
     if args.top_k < 1:
         raise UserError("--top-k must be at least 1")
     if args.far is not None and not args.calibration:
         raise UserError("--far needs --calibration REPORT.json "
                         "(mimicgait eval --protocol verification --json)")
-    if args.json_out:
+    check_calibration(args.calibration, args.far)
+    if args.json_out:  # never over what it reads, even with --force
+        check_not_an_input(args.json_out, "--json", [("--gallery", args.gallery),
+                                                     ("--calibration", args.calibration),
+                                                     *model_and_data(args)])
         check_output_file(args.json_out, args.force, "--json")
     recognizer = load_recognizer(args)
-    with Gallery(args.gallery) as gallery:
+    with Gallery(args.gallery, readonly=True) as gallery:
         gallery.check_model(recognizer.meta)
         names, identity, embeddings, info = gallery.load(part_major=args.index == "exact")
     threshold = args.threshold

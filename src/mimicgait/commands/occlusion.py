@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +27,10 @@ _HOLISTIC = np.array([170, 170, 170], np.uint8)
 _REGION = np.array([110, 0, 0], np.uint8)
 _GAP = 3
 _LABEL_W = 150
+_GIF_TOP = 14  # pixel rows above a GIF's first sequence, for the column names
+_GIF_STEPS = 100  # most frames in a GIF
+#: Largest image (RGB bytes, all GIF frames together) drawn; `--scale` past it is refused up front.
+MAX_IMAGE_BYTES = 512 * 2**20
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,7 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--seed", type=int, default=0, help="seed of the occlusion draws")
     show.add_argument("--amount", type=float, default=None, help="fixed amount instead of drawing from R")
     show.add_argument("--kinds", nargs="+", default=list(SHOWN_KINDS), help="kinds to show (default all)")
-    show.add_argument("--scale", type=int, default=1, help="pixel magnification (default 1)")
+    show.add_argument("--scale", type=int, default=1,
+                      help="pixel magnification (default 1; refused when the image would pass 512 MiB)")
     show.add_argument("--force", action="store_true", help="overwrite an existing OUT")
     show.set_defaults(func=run_show)
 
@@ -81,6 +87,7 @@ def show_occlusions(data: str | Path, out: str | Path, sequences: int = 3, frame
     kinds = tuple(check_kind(k) for k in kinds)
     check_output_file(out, force=force, what="--out")
     records = _pick_records(str(data), sequences)
+    _check_image_size(records, kinds, frames, scale, out.suffix.lower() == ".gif")
     shown = [_occlusions(r, kinds, seed, amount) for r in records]
     make_output_dir(out.parent, "--out")
     if out.suffix.lower() == ".png":
@@ -94,6 +101,34 @@ def show_occlusions(data: str | Path, out: str | Path, sequences: int = 3, frame
     write_atomic(out, lambda f: pictures[0].save(f, format=fmt, **save))
     log.info("wrote %s (%d sequences x %d kinds)", out, len(records), len(kinds))
     return out
+
+
+def _png_shape(records: list, kinds: tuple[str, ...], frames: int) -> tuple[int, int]:
+    """(height, width) of the PNG grid: a row per (sequence, kind), `frames` pairs across."""
+    _, h, w = records[0].frames.shape
+    return len(records) * len(kinds) * (h + _GAP), _LABEL_W + frames * (2 * w + 1 + _GAP)
+
+
+def _gif_shape(records: list, kinds: tuple[str, ...]) -> tuple[int, int, int]:
+    """(steps, height, width) of the GIF: a row per sequence, columns holistic then every kind."""
+    _, h, w = records[0].frames.shape
+    steps = min(max(len(r.frames) for r in records), _GIF_STEPS)
+    return steps, _GIF_TOP + len(records) * (h + _GAP), _LABEL_W + (len(kinds) + 1) * (w + _GAP)
+
+
+def _check_image_size(records: list, kinds: tuple[str, ...], frames: int, scale: int, gif: bool) -> None:
+    """Refuse, from the arithmetic, an image whose pixels would take more than `MAX_IMAGE_BYTES`
+    (e.g. `--scale 100000`), naming the largest --scale that fits."""
+    steps, height, width = _gif_shape(records, kinds) if gif else (1, *_png_shape(records, kinds, frames))
+    unscaled = 3 * steps * height * width  # RGB bytes at --scale 1
+    if unscaled * scale * scale <= MAX_IMAGE_BYTES:
+        return
+    fits = math.isqrt(MAX_IMAGE_BYTES // unscaled)
+    option, fix = (f"--scale {scale}", f"use --scale {fits} or less") if fits >= 1 else (
+        f"--frames {frames} --sequences {len(records)}", "draw fewer frames or sequences")
+    raise UserError(f"{option}: the image would be {width * scale} x {height * scale} pixels"
+                    f"{f' x {steps} frames' if gif else ''} ({unscaled * scale * scale / 2**30:,.1f} GiB), "
+                    f"more than {MAX_IMAGE_BYTES // 2**20} MiB; {fix}")
 
 
 def _pick_records(data: str, count: int) -> list:
@@ -162,8 +197,7 @@ def _png_grid(records: list, shown: list, kinds: tuple[str, ...], frames: int) -
     """One row per (sequence, kind); `frames` holistic | occluded pairs across the sequence."""
     _, h, w = records[0].frames.shape
     pair_w = 2 * w + 1
-    width = _LABEL_W + frames * (pair_w + _GAP)
-    height = len(records) * len(kinds) * (h + _GAP)
+    height, width = _png_shape(records, kinds, frames)
     canvas = np.full((height, width, 3), 40, np.uint8)
     labels = []
     for s, (record, per_kind) in enumerate(zip(records, shown, strict=True)):
@@ -183,10 +217,9 @@ def _png_grid(records: list, shown: list, kinds: tuple[str, ...], frames: int) -
 def _gif_frames(records: list, shown: list, kinds: tuple[str, ...]) -> list[np.ndarray]:
     """One image per time step: a row per sequence, columns holistic then every kind."""
     _, h, w = records[0].frames.shape
-    steps = min(max(len(r.frames) for r in records), 100)
-    width = _LABEL_W + (len(kinds) + 1) * (w + _GAP)
-    top = 14
-    base = np.full((top + len(records) * (h + _GAP), width, 3), 40, np.uint8)
+    steps, height, width = _gif_shape(records, kinds)
+    top = _GIF_TOP
+    base = np.full((height, width, 3), 40, np.uint8)
     labels = [(top + s * (h + _GAP), f"{r.subject} {r.condition} {r.view}") for s, r in enumerate(records)]
     base = _label(base, labels)
     for c, name in enumerate(("holistic", *kinds)):

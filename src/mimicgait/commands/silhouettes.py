@@ -4,7 +4,9 @@ Each video (or a folder of them, or one folder of frames) goes through `mimicgai
 (background subtraction or a user's segmenter, person tracking, the data layer's pretreatment)
 and lands in `--out` as a dataset `mimicgait data info`, `train` and `eval` read. Identities come
 from `<sid>-<cond>-<nn>-<view>` names, else `--id`. Output paths are checked before any decoding;
-existing files are only replaced with `--force`.
+existing files are only replaced with `--force`, and never an input (a video, the background clip).
+Each video's sequence is written as soon as it is extracted, so an interrupted run over a folder
+keeps every video it finished (a rerun then needs `--force`, or a new `--out`).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import argparse
 import logging
 from pathlib import Path
 
+from mimicgait.commands._checks import foreground_threshold
 from mimicgait.errors import UserError
-from mimicgait.io import check_output_dir, check_output_file, make_output_dir
+from mimicgait.io import check_not_an_input, check_output_dir, check_output_file, make_output_dir
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="your person segmenter: frames [T,H,W,3] uint8 RGB -> masks [T,H,W]")
     parser.add_argument("--preview", metavar="FILE.gif",
                         help="animated GIF of frame | mask | silhouette (one per video: FILE-<name>.gif)")
-    parser.add_argument("--threshold", type=int, default=None, metavar="N",
+    parser.add_argument("--threshold", type=foreground_threshold, default=None, metavar="N",
                         help="colour distance (grey levels) that makes a pixel foreground (default 30)")
     parser.add_argument("--no-shadow", action="store_true", help="turn shadow suppression off")
     parser.add_argument("--force", action="store_true", help="replace existing output files")
@@ -89,7 +92,9 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--preview {preview}: give a file name ending in .gif")
         previews = [preview if len(inputs) == 1 else preview.with_name(f"{preview.stem}-{n}.gif")
                     for n in names]
+        read = [("--video", p) for p in inputs if p.is_file()] + [("--background", args.background)]
         for path in previews:
+            check_not_an_input(path, "--preview", [(o, f) for o, f in read if f and Path(f).is_file()])
             check_output_file(path, force=args.force, what="--preview")
     segmenter = load_segmenter(args.segmenter) if args.segmenter else None
     background = args.background if args.background is not None else (None if segmenter else AUTO)
@@ -100,7 +105,9 @@ def run(args: argparse.Namespace) -> int:
     threshold = args.threshold if args.threshold is not None else ForegroundSettings().threshold
     settings = ForegroundSettings(threshold=threshold, shadow=not args.no_shadow)
 
-    results = []
+    # each video's sequence is written as soon as it is extracted: an interrupted run keeps them all
+    written: dict[Path, None] = {}
+    done = frames = 0
     for path, sequence, preview_path in zip(inputs, sequences, previews, strict=True):
         try:
             result = extract(path, background, segmenter, sequence=sequence, foreground=settings,
@@ -113,16 +120,16 @@ def run(args: argparse.Namespace) -> int:
         print(result.quality.line(result.name))
         for warning in result.quality.warnings:
             log.warning("%s: %s", result.name, warning)
-        results.append(result)
+        make_output_dir(out, "--out")
+        written.update(dict.fromkeys(write_sequences([result], out, args.format)))
+        done += 1
+        frames += len(result.frames)
         if preview_path is not None:
             make_output_dir(preview_path.parent, "--preview")
             write_preview(result, preview_path)
-    if not results:
+    if not done:
         raise UserError(f"no person found in any of the {len(inputs)} inputs; nothing written")
-    make_output_dir(out, "--out")
-    written = write_sequences(results, out, args.format)
-    frames = sum(len(r.frames) for r in results)
-    skipped = len(inputs) - len(results)
-    print(f"wrote {len(results)} sequences ({frames} frames) in {len(written)} {args.format} file(s) to {out}"
+    skipped = len(inputs) - done
+    print(f"wrote {done} sequences ({frames} frames) in {len(written)} {args.format} file(s) to {out}"
           + (f"; {skipped} input(s) skipped" if skipped else ""))
     return 0

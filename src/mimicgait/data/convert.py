@@ -6,8 +6,10 @@
   (`numpy.unpackbits(a, axis=-1, count=W)` restores them), compressed, plus an entry `__width__`
   holding W (needed when W is not a multiple of 8, e.g. OpenGait's 44-pixel crops).
 
-The source is only read. Every file is written to a hidden temporary name in its final folder and
-renamed into place, so an interrupted conversion leaves whole files or none, never a torn one.
+The source is only read. Sequence names become folder and file names, so each is checked
+(`data.names`) before its path is made: no name can put a file outside `out`. Every file is
+written to a hidden temporary name in its final folder and renamed into place, so an interrupted
+conversion leaves whole files or none, never a torn one.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mimicgait.data.names import check_key
 from mimicgait.data.records import SequenceRecord
 from mimicgait.data.sources import WIDTH_ENTRY, SequenceSource
 from mimicgait.errors import UserError
@@ -94,6 +97,7 @@ def _write(source: SequenceSource, out: Path, fmt: str, subjects: Iterable[str] 
 
     record: SequenceRecord
     for record in source.iter_records(subjects):
+        check_key(record.key, f"{source.root}: sequence {'/'.join(record.key)!r}")  # names become paths
         counts["sequences"] += 1
         counts["frames"] += len(record.frames)
         if fmt == "pkl":

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mimicgait.data.names import name_problem
 from mimicgait.errors import UserError
 
 #: Grey values at or above this count as foreground when 0..255 frames are binarised (as OpenGait).
@@ -32,6 +33,15 @@ class SequenceRecord:
     condition: str  # sequence type, e.g. "nm-01"
     view: str  # e.g. "090"
     frames: np.ndarray  # [T, H, W] uint8 in {0, 1}
+
+    def __post_init__(self) -> None:
+        """Refuse names that could not be written as file names (`data.names`): every writer takes
+        its paths from a record's names, so this is the last guard before a path is made."""
+        for field_name in ("subject", "condition", "view"):
+            problem = name_problem(getattr(self, field_name))
+            if problem:
+                raise DataError(f"sequence {self.subject!r}/{self.condition!r}/{self.view!r}: its "
+                                f"{field_name} {problem}; rename it")
 
     @property
     def key(self) -> tuple[str, str, str]:

@@ -32,6 +32,7 @@ import numpy as np
 from PIL import Image
 
 from mimicgait.data.contract import silhouette_problem
+from mimicgait.data.names import name_problem
 from mimicgait.data.partition import find_partition, load_partition
 from mimicgait.data.pickle_safe import load_array
 from mimicgait.data.pretreat import pretreat_frames
@@ -149,13 +150,18 @@ class PackedNpzSource(SequenceSource):
             except (zipfile.BadZipFile, OSError) as err:
                 self._problem(DataError(f"{path}: not a readable npz archive ({err}); re-create it"))
                 continue
+            problem = name_problem(path.stem)
+            if problem:
+                self._problem(DataError(f"{path}: the subject name {path.stem!r} {problem}; rename the file"))
+                continue
             for name in names:
                 entry = name[:-4] if name.endswith(".npy") else name
                 if entry == WIDTH_ENTRY:
                     continue
                 parts = entry.split("/")
-                if len(parts) != 2 or not all(parts):
-                    self._problem(DataError(f"{path}: entry {name!r} is not named <type>/<view>"))
+                reason = _entry_problem(parts)
+                if reason:
+                    self._problem(DataError(f"{path}: entry {name!r} {reason}; re-create the archive"))
                     continue
                 keys.append((path.stem, parts[0], parts[1]))
         return keys
@@ -215,10 +221,23 @@ class _TreeSource(SequenceSource):
 
     def _scan(self) -> list[Key]:
         keys: list[Key] = []
-        for subject in _subdirs(self.root):
-            for condition in _subdirs(subject):
-                keys.extend((subject.name, condition.name, view.name) for view in _subdirs(condition))
+        for subject in self._named(_subdirs(self.root)):
+            for condition in self._named(_subdirs(subject)):
+                keys.extend((subject.name, condition.name, view.name)
+                            for view in self._named(_subdirs(condition)))
         return keys
+
+    def _named(self, folders: list[Path]) -> list[Path]:
+        """The folders whose names are valid sequence names; the others are problems (`errors`)."""
+        kept = []
+        for folder in folders:
+            problem = name_problem(folder.name)
+            if problem:
+                self._problem(DataError(f"{folder.parent}: the folder name {folder.name!r} {problem}; "
+                                        "rename it"))
+            else:
+                kept.append(folder)
+        return kept
 
     def _files(self, key: Key) -> list[Path]:
         folder = self.root.joinpath(*key)
@@ -284,6 +303,17 @@ class PngTreeSource(_TreeSource):
                 raise DataError(f"{self.root.joinpath(*key)}: {problem}")
         frames = pretreat_frames(images, *self.frame_size)  # [T, H, W] 0..255, empty frames dropped
         return SequenceRecord(*key, to_binary(frames, str(self.root.joinpath(*key))))
+
+
+def _entry_problem(parts: list[str]) -> str | None:
+    """Why an npz entry split at '/' cannot be a `<type>/<view>` sequence (`data.names`), or None."""
+    if len(parts) != 2:
+        return "is not named <type>/<view>"
+    for what, part in zip(("type", "view"), parts, strict=True):
+        problem = name_problem(part)
+        if problem:
+            return f"has a {what} name that {problem}"
+    return None
 
 
 def _subdirs(folder: Path) -> list[Path]:

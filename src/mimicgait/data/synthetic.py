@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,6 +29,7 @@ from mimicgait.data.synthetic_body import (
     sample_walk,
 )
 from mimicgait.errors import UserError
+from mimicgait.io import make_output_dir, write_atomic
 
 __all__ = [
     "CONDITIONS",
@@ -127,10 +129,20 @@ def _subject_archive(
 
 
 def _write_subject(job: tuple) -> str:
+    """Render one subject and write its archive atomically (a full disk leaves no torn file)."""
     out_dir, sid, *args = job
     torch.set_num_threads(1)
-    np.savez_compressed(Path(out_dir) / f"{sid}.npz", **_subject_archive(*args))
+    entries = _subject_archive(*args)
+    write_atomic(Path(out_dir) / f"{sid}.npz", lambda f: np.savez_compressed(f, **entries))
     return sid
+
+
+def _remove_temporaries(out: Path, sids: Sequence[str]) -> None:
+    """Delete the temporary files of archive writes that a failure cut short (worker processes are
+    stopped mid-write when another one fails)."""
+    for sid in sids:
+        for tmp in out.glob(f".{sid}.npz.*.tmp"):
+            tmp.unlink(missing_ok=True)
 
 
 def generate_dataset(
@@ -150,7 +162,8 @@ def generate_dataset(
     Files: `<sid>.npz` per subject (sid = 001, 002, ...; entries `<cond>/<view>`, uint8
     [T, size, size / 8] bit-packed along the width) and `partition.json` with TRAIN_SET (the first
     `train_fraction` of the subjects) and TEST_SET. The result depends only on the arguments (not
-    on `workers`, which sets the number of processes).
+    on `workers`, which sets the number of processes). Every file is written atomically: a failure
+    (a full disk) leaves no torn archive and no temporary file.
     """
     if subjects < 1:
         raise UserError(f"subjects={subjects}: need at least one subject")
@@ -165,8 +178,7 @@ def generate_dataset(
     for cond in conditions:
         if cond.split("-")[0] not in ("nm", "bg", "cl"):
             raise UserError(f"condition {cond!r}: expected nm-NN, bg-NN or cl-NN")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_output_dir(out_dir, "--out")
     sids = [f"{i + 1:03d}" for i in range(subjects)]
     jobs = [(str(out), sid, seed, i, frames, size, views, conditions) for i, sid in enumerate(sids)]
     bar = None
@@ -174,6 +186,22 @@ def generate_dataset(
         from tqdm import tqdm
 
         bar = tqdm(total=subjects, desc="synth", unit="subject")
+    try:
+        _write_subjects(jobs, workers, bar)
+    except BaseException:
+        _remove_temporaries(out, sids)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    n_train = int(round(train_fraction * subjects))
+    text = json.dumps({"TRAIN_SET": sids[:n_train], "TEST_SET": sids[n_train:]}, indent=1) + "\n"
+    write_atomic(out / "partition.json", lambda f: f.write(text.encode()))
+    return out
+
+
+def _write_subjects(jobs: list[tuple], workers: int, bar: Any) -> None:
+    """Write every subject's archive, in `workers` processes (one: in this one), advancing `bar`."""
     if workers > 1:
         import multiprocessing as mp
 
@@ -181,18 +209,12 @@ def generate_dataset(
             for _ in pool.imap_unordered(_write_subject, jobs):
                 if bar is not None:
                     bar.update(1)
-    else:
-        threads = torch.get_num_threads()
-        try:
-            for job in jobs:
-                _write_subject(job)
-                if bar is not None:
-                    bar.update(1)
-        finally:
-            torch.set_num_threads(threads)
-    if bar is not None:
-        bar.close()
-    n_train = int(round(train_fraction * subjects))
-    partition = {"TRAIN_SET": sids[:n_train], "TEST_SET": sids[n_train:]}
-    (out / "partition.json").write_text(json.dumps(partition, indent=1) + "\n")
-    return out
+        return
+    threads = torch.get_num_threads()
+    try:
+        for job in jobs:
+            _write_subject(job)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        torch.set_num_threads(threads)

@@ -5,6 +5,14 @@ an enrolment is one transaction, so a process killed in the middle leaves every 
 intact and none of the interrupted one. The gallery records the fingerprint of the model that made
 its embeddings and refuses embeddings of any other model, whose distances would mean nothing.
 
+Several processes may use one gallery. A new gallery is built beside its name and linked into
+place, so a second process never sees a half-made file; an enrolment reads what is enrolled and
+which model the gallery holds inside its own write transaction, and a sequence's source is unique
+per gallery, so concurrent enrolments of the same data leave every sequence once. Readers (`list`,
+`identify`) open the file read-only and work on read-only storage. Sizes read from the file are
+checked before anything is allocated; a damaged row is reported by its id. SQLite's failures
+(locked, read-only, disk full, not a database) become one-line `UserError`s naming the gallery.
+
 Tables: `meta` (key, value: fingerprint, metric, channels, parts, model description),
 `identities` (id, name), `sequences` (id, identity, condition, view, source, frames, enrolled,
 embedding float32 [C, P] as bytes).
@@ -13,17 +21,24 @@ embedding float32 [C, P] as bytes).
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from mimicgait.errors import UserError
+from mimicgait.errors import UserError, path_error
+from mimicgait.io import file_mode, read_only_storage
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -36,7 +51,22 @@ CREATE TABLE IF NOT EXISTS sequences (
 );
 CREATE INDEX IF NOT EXISTS sequences_identity ON sequences(identity);
 """
+#: Added by this version (an index, so galleries of earlier versions open and gain it on first write).
+UNIQUE_SOURCES = "CREATE UNIQUE INDEX IF NOT EXISTS sequences_source ON sequences(source);"
 FORMAT = "mimicgait-gallery/1"
+#: Most float32 values one sequence's embedding may hold (C x P): far above any model, far below
+#: what a damaged `channels` row could otherwise make `load` allocate.
+MAX_EMBEDDING_VALUES = 1 << 24
+#: Seconds a writer waits for another process's transaction before reporting the gallery locked.
+BUSY_TIMEOUT_S = 30.0
+
+
+class Enrolled(NamedTuple):
+    """What one `Gallery.enroll` added: new identities, and sequences (those already enrolled, by
+    source, are skipped)."""
+
+    identities: int
+    sequences: int
 
 
 def _header(path: Path) -> bytes:
@@ -44,39 +74,214 @@ def _header(path: Path) -> bytes:
         return f.read(16)
 
 
-class Gallery:
-    """An open gallery database; use as a context manager or call `close`."""
+def _error_kind(err: sqlite3.Error) -> str:
+    """SQLite's error name (SQLITE_BUSY, ...), from the exception or, before Python 3.11, its text."""
+    name = getattr(err, "sqlite_errorname", None)
+    if name:
+        return str(name)
+    text = str(err).lower()
+    for words, kind in (("locked", "SQLITE_BUSY"), ("readonly", "SQLITE_READONLY"),
+                        ("disk is full", "SQLITE_FULL"), ("unable to open", "SQLITE_CANTOPEN"),
+                        ("i/o error", "SQLITE_IOERR"), ("not a database", "SQLITE_NOTADB"),
+                        ("malformed", "SQLITE_CORRUPT")):
+        if words in text:
+            return kind
+    return "SQLITE_ERROR"
 
-    def __init__(self, path: str | Path, create: bool = False) -> None:
+
+def _why_not_writable(path: Path) -> str:
+    """Why the gallery `path` cannot be opened or written, as far as the file system tells."""
+    folder = path.parent
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist"
+    if read_only_storage(folder):
+        return f"{folder} is on a read-only file system"
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return "no permission to write the file or its folder"
+    return "check the file's permissions and the storage"
+
+
+def database_error(err: sqlite3.Error, path: Path) -> UserError:
+    """A one-line `UserError` for an SQLite failure on the gallery `path`: what happened and the fix."""
+    label = f"--gallery {path}"
+    kind = _error_kind(err)
+    if kind.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return UserError(f"{label} is locked: another process is writing to it and did not finish within "
+                         f"{BUSY_TIMEOUT_S:g} s; retry when it is done")
+    if kind.startswith("SQLITE_FULL"):
+        return UserError(f"{label}: the disk is full; free space and rerun (what was enrolled before is "
+                         "kept)")
+    if kind.startswith("SQLITE_READONLY"):
+        return UserError(f"{label} cannot be written: {_why_not_writable(path)}; list and identify still "
+                         "read it, enrol into a copy on writable storage")
+    if kind.startswith("SQLITE_CANTOPEN"):
+        return UserError(f"{label} cannot be opened: {_why_not_writable(path)}")
+    if kind.startswith("SQLITE_IOERR"):
+        return UserError(f"{label}: the storage reported an I/O error ({err}); check the disk and free space")
+    if kind.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+        return UserError(f"{label} is not a mimicgait gallery or is damaged ({err}); choose another file")
+    return UserError(f"{label}: {err}")
+
+
+class Gallery:
+    """An open gallery database; use as a context manager or call `close`.
+
+    `create`: make the file when it is missing (enrolment). `readonly`: open it for reading only
+    (listing, search), which works on read-only storage and never changes the file.
+    """
+
+    def __init__(self, path: str | Path, create: bool = False, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.readonly = readonly
         if self.path.is_dir():
             raise UserError(f"--gallery {self.path} is a directory; give a file name such as gallery.db")
-        existed = self.path.exists()
-        if existed and _header(self.path) != b"SQLite format 3\x00":
+        if not self.path.exists():
+            folder = self.path.parent
+            if not folder.is_dir():
+                state = "is a file, not a folder" if folder.exists() else "does not exist; create it"
+                raise UserError(f"--gallery {self.path}: the folder {folder} {state} or choose another "
+                                "location")
+            if not create:
+                raise UserError(f"--gallery {self.path} does not exist; enrol identities first "
+                                "(mimicgait gallery enroll --gallery FILE ...)")
+            self._check_writable()
+            with self._errors():
+                self._create()
+        with self._errors():
+            header = _header(self.path)
+        if header != b"SQLite format 3\x00":
             # sqlite3 would take an empty or foreign file over as a new database: never touch it
             raise UserError(f"--gallery {self.path} exists and is not a mimicgait gallery; "
                             "choose another name")
-        if not create and not existed:
-            raise UserError(f"--gallery {self.path} does not exist; enrol identities first "
-                            "(mimicgait gallery enroll --gallery FILE ...)")
-        try:
-            self.db = sqlite3.connect(self.path, timeout=30.0)
-            tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if existed and "meta" not in tables:  # checked before anything is written to it
+        if not readonly:
+            self._check_writable()
+        with self._errors():
+            self.db = self._connect()
+            try:
+                self._check_format()
+                if not readonly:
+                    self._prepare()
+            except BaseException:
                 self.db.close()
-                raise UserError(f"--gallery {self.path} is an SQLite database but not a mimicgait gallery; "
-                                "choose another name")
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.executescript(SCHEMA)
-            fmt = self.meta().get("format")
-        except sqlite3.DatabaseError as err:
-            raise UserError(f"--gallery {self.path} is not a mimicgait gallery ({err})") from None
-        if fmt is None:
-            with self.db:
-                self.db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
-        elif fmt != FORMAT:
+                raise
+
+    def _check_writable(self) -> None:
+        """Refuse, before SQLite tries, a gallery whose file or folder cannot be written (SQLite in
+        write-ahead-log mode also writes files beside it): a read-only file system, no permission."""
+        folder = self.path.parent
+        exists = self.path.exists()
+        if (read_only_storage(folder) or not os.access(folder, os.W_OK | os.X_OK)
+                or (exists and not os.access(self.path, os.W_OK))):
+            hint = ("list and identify still read it; enrol into a copy on writable storage" if exists
+                    else "choose another location")
+            why = _why_not_writable(self.path)
+            raise UserError(f"--gallery {self.path} cannot be written: {why}; {hint}")
+
+    def _create(self) -> None:
+        """Build an empty gallery in a temporary file beside `path` and link it into place.
+
+        The link fails when the name exists: of two processes creating one gallery at once, one
+        places its file and the other opens that one. Nobody sees a half-made database.
+        """
+        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            os.chmod(tmp, file_mode())  # mkstemp makes 0600; a gallery gets the usual mode
+            db = sqlite3.connect(tmp)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(SCHEMA + UNIQUE_SOURCES)
+                with db:
+                    db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
+            finally:
+                db.close()
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:
+                log.debug("%s was created by another process; using it", self.path)
+            except OSError:  # a file system without hard links: place it unless someone else did
+                if not self.path.exists():
+                    os.replace(tmp, self.path)
+        finally:
+            for leftover in (tmp, tmp.with_name(f"{tmp.name}-wal"), tmp.with_name(f"{tmp.name}-shm")):
+                leftover.unlink(missing_ok=True)
+
+    def _connect(self) -> sqlite3.Connection:
+        """The connection: read-write, or read-only through SQLite's URI `mode=ro`."""
+        if not self.readonly:
+            return sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
+        try:
+            db.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()  # opening is lazy: read now
+            return db
+        except sqlite3.OperationalError as err:
+            db.close()
+            if not _error_kind(err).startswith("SQLITE_CANTOPEN"):
+                raise
+        # A write-ahead-log database needs a shared-memory file beside it, which read-only storage
+        # cannot hold; where nobody can write, the file cannot change, and SQLite may read it as is.
+        return sqlite3.connect(f"{uri}&immutable=1", uri=True)
+
+    def _check_format(self) -> None:
+        """Refuse an SQLite file that is not a gallery, or a gallery of another format."""
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "meta" not in tables:  # checked before anything is written to it
+            raise UserError(f"--gallery {self.path} is an SQLite database but not a mimicgait gallery; "
+                            "choose another name")
+        fmt = self.meta().get("format")
+        if fmt is not None and fmt != FORMAT:
             raise UserError(f"--gallery {self.path} has format {fmt!r}; this version reads {FORMAT!r}")
+
+    def _prepare(self) -> None:
+        """For writing: the tables and indexes of this version, and the format row."""
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.executescript(SCHEMA)
+        self._unique_sources()
+        if "format" not in self.meta():
+            with self._writing():
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
+
+    def _unique_sources(self) -> None:
+        """Give a gallery of an earlier version the unique index on sequence sources, first removing
+        the duplicate rows that concurrent enrolments of that version could leave (the first kept)."""
+        if self.db.execute("SELECT 1 FROM sqlite_master WHERE type='index' AND name='sequences_source'"
+                           ).fetchone():
+            return
+        with self._writing():
+            removed = self.db.execute(
+                "DELETE FROM sequences WHERE source IS NOT NULL AND id NOT IN "
+                "(SELECT MIN(id) FROM sequences WHERE source IS NOT NULL GROUP BY source)").rowcount
+            self.db.execute(UNIQUE_SOURCES)
+        if removed:
+            log.warning("--gallery %s: removed %d duplicate sequence row(s) left by concurrent enrolments of "
+                        "an earlier version", self.path, removed)
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One write transaction taken at its start (BEGIN IMMEDIATE): what it reads cannot change
+        before it commits, because no other writer runs meanwhile. Rolled back on any error."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """SQLite and OS failures inside the block become one-line `UserError`s naming the gallery."""
+        try:
+            yield
+        except UserError:
+            raise
+        except sqlite3.Error as err:
+            raise database_error(err, self.path) from err
+        except OSError as err:
+            raise path_error(err, self.path, "--gallery") from err
 
     def __enter__(self) -> Gallery:
         return self
@@ -89,17 +294,33 @@ class Gallery:
 
     # -- the model ------------------------------------------------------------------------------
     def meta(self) -> dict[str, str]:
-        return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+        with self._errors():
+            return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
 
     @property
     def fingerprint(self) -> str | None:
         return self.meta().get("fingerprint")
 
+    def model_description(self) -> dict[str, Any]:
+        """The `model` row (stage, inference, backbone, frame size of the enrolling model); {} when
+        the gallery has none yet. A row that is not a JSON object is reported, naming it."""
+        text = self.meta().get("model")
+        if text is None:
+            return {}
+        try:
+            described = json.loads(text)
+        except ValueError:
+            described = None
+        if not isinstance(described, dict):
+            raise UserError(f"--gallery {self.path}: its meta row 'model' is not a JSON object; the gallery "
+                            "is damaged (enrol into a new gallery)")
+        return described
+
     def check_model(self, model_meta: dict[str, Any], where: str = "--model") -> None:
         """Refuse a model other than the one whose embeddings the gallery holds."""
         mine = self.fingerprint
         if mine is not None and mine != model_meta["fingerprint"]:
-            described = json.loads(self.meta().get("model", "{}"))
+            described = self.model_description()
             raise UserError(
                 f"{where}: the gallery {self.path} was enrolled with another model (fingerprint "
                 f"{mine[:12]}, {described.get('stage')} {described.get('inference') or ''}); this one is "
@@ -125,54 +346,127 @@ class Gallery:
         views: Sequence[str] | None = None,
         sources: Sequence[str] | None = None,
         frames: Sequence[int] | None = None,
-    ) -> int:
+    ) -> Enrolled:
         """Add sequences (embeddings [n, C, P]) under identity `names` [n], in one transaction.
-        Returns the number of new identities."""
-        self.check_model(model_meta)
+
+        The model check and the list of what is already enrolled are read inside that transaction:
+        a sequence whose source another enrolment added meanwhile is skipped, and a model other
+        than the one another enrolment bound the gallery to meanwhile is refused."""
+        if self.readonly:
+            raise ValueError(f"enroll: the gallery {self.path} was opened read-only")
         n = len(names)
         if embeddings.ndim != 3 or embeddings.shape[0] != n:
             raise ValueError(f"enroll: {n} names for embeddings of shape {tuple(embeddings.shape)}")
         blobs = embeddings.detach().to("cpu", torch.float32).contiguous().numpy()
         now = time.time()
-        with self.db:  # one transaction: all of it or nothing
+        with self._errors(), self._writing():  # one transaction: all of it or nothing
+            self.check_model(model_meta)
             self._bind_model(model_meta)
+            todo = self._not_enrolled(sources, n)
             before = self.db.execute("SELECT COUNT(*) FROM identities").fetchone()[0]
             self.db.executemany("INSERT OR IGNORE INTO identities(name) VALUES (?)",
-                                [(s,) for s in set(names)])
+                                [(s,) for s in {names[i] for i in todo}])
             ids = dict(self.db.execute("SELECT name, id FROM identities").fetchall())
             rows = [(ids[names[i]], conditions[i] if conditions else None, views[i] if views else None,
                      sources[i] if sources else None, int(frames[i]) if frames else None, now,
-                     blobs[i].tobytes()) for i in range(n)]
+                     blobs[i].tobytes()) for i in todo]
             self.db.executemany("INSERT INTO sequences(identity, condition, view, source, frames, enrolled, "
                                 "embedding) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             after = self.db.execute("SELECT COUNT(*) FROM identities").fetchone()[0]
-        return int(after - before)
+        return Enrolled(int(after - before), len(todo))
+
+    def _not_enrolled(self, sources: Sequence[str] | None, n: int) -> list[int]:
+        """Indices of the `n` new sequences to insert: all without sources, else those whose source
+        is neither in the gallery nor earlier in the same batch."""
+        if not sources:
+            return list(range(n))
+        known: set[str] = set()
+        wanted = list(dict.fromkeys(sources))
+        for i in range(0, len(wanted), 500):  # bounded number of SQL parameters per query
+            chunk = wanted[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            known.update(r[0] for r in self.db.execute(
+                f"SELECT source FROM sequences WHERE source IN ({marks})", chunk))
+        todo = []
+        for i, source in enumerate(sources):
+            if source not in known:
+                known.add(source)
+                todo.append(i)
+        return todo
 
     def remove(self, names: Sequence[str]) -> int:
         """Delete identities (and their sequences); returns how many existed."""
-        with self.db:
+        if self.readonly:
+            raise ValueError(f"remove: the gallery {self.path} was opened read-only")
+        with self._errors(), self._writing():
             found = [n for n in names if self.db.execute("SELECT 1 FROM identities WHERE name = ?",
                                                          (n,)).fetchone()]
             self.db.executemany("DELETE FROM identities WHERE name = ?", [(n,) for n in found])
         return len(found)
 
+    def sources(self) -> set[str]:
+        """The sources of every enrolled sequence (those enrolled without one are left out)."""
+        with self._errors():
+            return {r[0] for r in self.db.execute("SELECT source FROM sequences WHERE source IS NOT NULL")}
+
     def identities(self) -> list[tuple[str, int]]:
         """(name, number of sequences) per identity, by name."""
-        return [(name, int(count)) for name, count in self.db.execute(
-            "SELECT i.name, COUNT(s.id) FROM identities i LEFT JOIN sequences s ON s.identity = i.id "
-            "GROUP BY i.id ORDER BY i.name").fetchall()]
+        with self._errors():
+            return [(name, int(count)) for name, count in self.db.execute(
+                "SELECT i.name, COUNT(s.id) FROM identities i LEFT JOIN sequences s ON s.identity = i.id "
+                "GROUP BY i.id ORDER BY i.name").fetchall()]
+
+    def _size(self, meta: dict[str, str], key: str) -> int:
+        """The whole number in the meta row `key` (channels, parts), checked before it sizes anything."""
+        text = meta.get(key)
+        try:
+            value = int(str(text))
+        except ValueError:
+            raise UserError(f"--gallery {self.path}: its meta row {key!r} is {str(text)[:20]!r}, not a whole "
+                            "number; the gallery is damaged (enrol into a new gallery)") from None
+        if not 1 <= value <= MAX_EMBEDDING_VALUES:
+            raise UserError(f"--gallery {self.path}: its meta row {key!r} is {value}, outside 1.."
+                            f"{MAX_EMBEDDING_VALUES}; the gallery is damaged (enrol into a new gallery)")
+        return value
+
+    def _embedding_shape(self, meta: dict[str, str]) -> tuple[int, int]:
+        """(C, P) of every embedding, checked against each row's stored size before any allocation:
+        a damaged row is named by its id, and memory is only ever asked for what the file holds."""
+        c, p = self._size(meta, "channels"), self._size(meta, "parts")
+        if c * p > MAX_EMBEDDING_VALUES:
+            raise UserError(f"--gallery {self.path}: its meta rows say {c} channels x {p} parts, more than "
+                            f"{MAX_EMBEDDING_VALUES} values per sequence; the gallery is damaged")
+        bad = self.db.execute("SELECT id, typeof(embedding), length(embedding) FROM sequences WHERE "
+                              "typeof(embedding) != 'blob' OR length(embedding) != ? ORDER BY id LIMIT 1",
+                              (4 * c * p,)).fetchone()
+        if bad is not None:
+            sid, kind, size = bad
+            raise UserError(f"--gallery {self.path}: sequence row {sid} holds a {kind} of {size} bytes as "
+                            f"its embedding, not {c}x{p} float32 ({4 * c * p} bytes); the row is damaged: "
+                            "remove its identity (mimicgait gallery remove) and enrol it again")
+        return c, p
 
     def load(self, part_major: bool = False) -> tuple[list[str], np.ndarray, Tensor, list[dict[str, Any]]]:
         """Everything for search: (identity names, identity index per sequence int64 [n], embeddings
         float32 [n, C, P] or, with `part_major`, [P, n, C] (the layout `ExactIndex` searches, filled
-        directly so a large gallery is held once), per-sequence info {condition, view, source, id})."""
+        directly so a large gallery is held once), per-sequence info {condition, view, source, id}).
+
+        Read in one transaction: one snapshot of the gallery, whatever other processes enrol meanwhile."""
+        with self._errors():
+            self.db.execute("BEGIN")
+            try:
+                return self._load(part_major)
+            finally:
+                self.db.rollback()
+
+    def _load(self, part_major: bool) -> tuple[list[str], np.ndarray, Tensor, list[dict[str, Any]]]:
         meta = self.meta()
         if "fingerprint" not in meta:
             raise UserError(f"--gallery {self.path} is empty; enrol identities first")
-        c, p = int(meta["channels"]), int(meta["parts"])
         n = self.db.execute("SELECT COUNT(*) FROM sequences").fetchone()[0]
         if not n:
             raise UserError(f"--gallery {self.path} holds no sequences; enrol identities first")
+        c, p = self._embedding_shape(meta)
         names = [r[0] for r in self.db.execute("SELECT name FROM identities ORDER BY name")]
         index = {name: i for i, name in enumerate(names)}
         identity = np.empty(n, np.int64)

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from mimicgait.engine.config_values import ConfigError, check_values
 from mimicgait.engine.schema import DEFAULTS, FREE_FORM, PATH_KEYS
 from mimicgait.errors import UserError
 
@@ -41,9 +42,6 @@ def _numbers(value: Any) -> Any:
         return [_numbers(v) for v in value]
     return value
 
-
-class ConfigError(UserError):
-    """A config file or override that does not fit the schema (a `UserError`: one line, exit 2)."""
 
 
 def _suggest(key: str, valid: Iterable[str]) -> str:
@@ -86,66 +84,6 @@ def check(
             check(value, default, where, here)
 
 
-def _is_int(value: Any) -> bool:
-    """An integer, or a float with an integral value (YAML's 100.0); never a bool."""
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-
-
-def _need(ok: bool, key: str, value: Any, rule: str, where: str) -> None:
-    if not ok:
-        raise ConfigError(f"{where}: {key} must be {rule}, got {value!r}")
-
-
-def check_values(config: Mapping[str, Any], where: str = "config") -> None:
-    """Raise `ConfigError` for values of the right type but outside their range, naming the key.
-
-    The schema check (`check`) only sees types; this one catches what would otherwise fail deep in
-    training or, worse, run silently: a fractional or non-positive iteration count, an input size
-    that is not two positive integers, an amount range that is not two numbers in [0, 1), negative
-    occlusion probabilities, and batches too small to form a pair.
-    """
-    train = config.get("train", {})
-    iterations = train.get("iterations")
-    _need(_is_int(iterations) and iterations >= 1, "train.iterations", iterations, "a whole number >= 1",
-          where)
-    for key in ("log_every", "checkpoint_every", "val_every"):
-        value = train.get(key)
-        _need(_is_int(value), f"train.{key}", value, "a whole number", where)
-    timeout = train.get("dist_timeout_s")
-    if timeout is not None:
-        _need(not isinstance(timeout, bool) and isinstance(timeout, (int, float)) and timeout > 0,
-              "train.dist_timeout_s", timeout, "a positive number of seconds", where)
-    data = config.get("data", {})
-    size = data.get("input_size")
-    if size is not None:
-        _need(isinstance(size, (list, tuple)) and len(size) == 2 and all(_is_int(v) and v >= 1 for v in size),
-              "data.input_size", size, "two positive integers [H, W] (or null: the data's frame size)", where)
-    seeds = (config.get("pipeline") or {}).get("eval", {}).get("seeds", 1)
-    _need(_is_int(seeds) and seeds >= 1, "pipeline.eval.seeds", seeds, "a whole number >= 1", where)
-    for key in ("ids_per_batch", "seqs_per_id", "min_frames", "workers"):
-        value = data.get(key)
-        low = 0 if key == "workers" else 1
-        _need(_is_int(value) and value >= low, f"data.{key}", value, f"a whole number >= {low}", where)
-    occlusion = config.get("occlusion", {})
-    amount = occlusion.get("amount_range")
-    _need(
-        isinstance(amount, (list, tuple))
-        and len(amount) == 2
-        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in amount)
-        and 0 <= amount[0] <= amount[1] < 1,
-        "occlusion.amount_range", amount, "two numbers [low, high] with 0 <= low <= high < 1", where,
-    )
-    kinds = occlusion.get("kinds") or {}
-    for kind, p in kinds.items():
-        _need(isinstance(p, (int, float)) and not isinstance(p, bool) and p >= 0,
-              f"occlusion.kinds.{kind}", p, "a probability >= 0", where)
-    if kinds and sum(float(p) for p in kinds.values()) > 1.0 + 1e-9:
-        raise ConfigError(f"{where}: occlusion.kinds probabilities sum to more than 1 ({dict(kinds)}); "
-                          "the remainder is the share of unoccluded sequences")
-
-
 def merge(base: dict[str, Any], update: Mapping[str, Any], path: tuple[str, ...] = ()) -> dict[str, Any]:
     """Deep merge `update` into a copy of `base`; free-form maps are replaced, not merged."""
     out = copy.deepcopy(base)
@@ -181,9 +119,35 @@ def builtin_configs() -> list[str]:
     return sorted(str(p.relative_to(CONFIG_DIR).with_suffix("")) for p in CONFIG_DIR.rglob("*.yaml"))
 
 
+#: Most YAML aliases (`*name`) one document may use: a config needs a few, an alias bomb many.
+MAX_ALIASES = 64
+#: Most values (scalars, lists, maps) a document may hold once its aliases are expanded: a config
+#: holds about a hundred; ten lines of nested aliases can hold billions (and fill the memory).
+MAX_VALUES = 100_000
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """PyYAML's safe loader, refusing a key given twice in one mapping (plain YAML keeps the last,
-    so the first setting would be ignored without a word)."""
+    so the first setting would be ignored without a word), and aliases past `MAX_ALIASES` or
+    expanding past `MAX_VALUES` values, counted on the node graph before anything is built."""
+
+    where = "config"  # the file or option, for messages
+    aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise ConfigError(f"{self.where}: more than {MAX_ALIASES} YAML aliases (*name); a config "
+                                  "needs few, so write the values out")
+        return super().compose_node(parent, index)
+
+    def get_single_node(self) -> yaml.Node | None:
+        node = super().get_single_node()
+        if node is not None and _expanded_size(node, {}, set()) > MAX_VALUES:
+            raise ConfigError(f"{self.where}: its YAML aliases expand to more than {MAX_VALUES} values; "
+                              "write the values out")
+        return node
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -198,13 +162,51 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int]) -> int:
+    """Values in `node` with every alias expanded, counted once per node (`sizes` memoises by id), so
+    a bomb is measured without being expanded; a node that contains itself counts as too large."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_nodes:
+        return MAX_VALUES + 1  # a recursive structure: endless once expanded
+    open_nodes.add(key)
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        children = node.value
+    elif isinstance(node, yaml.MappingNode):
+        children = [child for pair in node.value for child in pair]
+    else:
+        children = []
+    for child in children:
+        total += _expanded_size(child, sizes, open_nodes)
+        if total > MAX_VALUES:
+            break
+    open_nodes.discard(key)
+    sizes[key] = total
+    return total
+
+
+def _load_yaml(stream: Any, where: str) -> Any:
+    """The YAML document in `stream` (text or a file), read by `_UniqueKeyLoader`; `where` names the
+    file or option in its refusals."""
+    loader = _UniqueKeyLoader(stream)
+    loader.where = where
+    try:
+        return loader.get_single_data()
+    except RecursionError:
+        raise ConfigError(f"{where}: nested too deeply to be a config") from None
+    finally:
+        loader.dispose()
+
+
 def _read_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """The file's settings merged over its base chain (without the defaults)."""
     if path in seen:
         raise ConfigError(f"{path}: circular 'base' chain: {' -> '.join(map(str, (*seen, path)))}")
     try:
         with open(path, encoding="utf-8") as f:
-            data = _numbers(yaml.load(f, Loader=_UniqueKeyLoader) or {})
+            data = _numbers(_load_yaml(f, str(path)) or {})
     except (UnicodeDecodeError, OSError) as err:
         raise ConfigError(f"{path}: cannot read it as a YAML text file ({err})") from None
     except yaml.YAMLError as err:
@@ -224,7 +226,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not sep or not key.strip():
         raise ConfigError(f"--set {text!r}: write KEY=VALUE, e.g. --set optim.lr=0.01")
     try:
-        value = _numbers(yaml.safe_load(raw)) if raw.strip() else None
+        value = _numbers(_load_yaml(raw, f"--set {text!r}")) if raw.strip() else None
     except yaml.YAMLError as err:
         raise ConfigError(f"--set {text!r}: value is not valid YAML: {err}") from None
     return key.strip().split("."), value
@@ -262,8 +264,10 @@ def load_config(name_or_path: str | Path | None = None, overrides: Iterable[str]
     if name_or_path is not None:
         path = resolve_path(name_or_path)
         config = merge(config, _read_chain(path))
+    overrides = list(overrides)
     config = apply_overrides(config, overrides)
-    check_values(config, where=str(path) if path is not None else "config")
+    where = str(path) if path is not None else "config"
+    check_values(config, where=f"{where} with its --set overrides" if overrides else where)
     return resolve_paths(config, path) if path is not None else config
 
 

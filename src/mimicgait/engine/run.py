@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,9 @@ from mimicgait.engine import distributed
 from mimicgait.engine.checkpoint import FINAL_NAME, LAST_NAME
 from mimicgait.engine.config import check_values, save_config
 from mimicgait.engine.from_config import build_stage, check_stage_config, trainer_settings, training_data
-from mimicgait.engine.trainer import Trainer
+from mimicgait.engine.trainer import Trainer, TrainerSettings
 from mimicgait.errors import UserError
-from mimicgait.io import check_output_dir, check_own_directory, make_output_dir, os_errors
+from mimicgait.io import check_output_dir, check_own_directory, directory_lock, make_output_dir, os_errors
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,9 @@ def train(
     Everything that can be checked is checked before the run directory is touched: the config's
     values, the output directory, the data, the stage's frozen parts and, with `resume`, the
     checkpoint. `config.yaml` is written only once the run starts, so a refused or failed start
-    leaves an existing run (and any other directory) as it was.
+    leaves an existing run (and any other directory) as it was. The run directory is locked while
+    the run uses it (`mimicgait.io.directory_lock`): a second run into it is refused in one line
+    naming the process holding it.
     """
     check_values(config)
     check_stage_config(stage, config)
@@ -108,30 +111,49 @@ def train(
     run_dir = check_training_output(run_dir, data_dir, resume)
     info, device = distributed.setup(config["train"]["device"], config["train"]["dist_timeout_s"])
     try:
-        if config["train"]["deterministic"]:
-            torch.use_deterministic_algorithms(True)
-        seed_everything(settings.seed)
-        data = training_data(config, data_dir)
-        stage_obj = build_stage(stage, config, data, device)
-
-        def started() -> None:  # resume state and data checked: the run directory may now change
+        # one writer per run directory (rank 0 writes for all ranks); what the first check saw is
+        # checked again under the lock, where no other run can change it
+        with directory_lock(run_dir, "--out") if info.is_main else nullcontext():
             if info.is_main:
-                make_output_dir(run_dir, "--out")
-                remove_stale_temporaries(run_dir)
-                with os_errors(run_dir / "config.yaml", "--out"):
-                    save_config(config, run_dir / "config.yaml")
-
-        try:
-            summary = Trainer(stage_obj, settings, run_dir, info, record=config).fit(
-                resume=resume, on_start=started
-            )
-        except RuntimeError as err:
-            timeout = _collective_timeout(err, info, config["train"]["dist_timeout_s"])
-            if timeout is None:
-                raise
-            raise timeout from err
-        if info.is_main:
-            log.info("%s finished at iteration %d: %s", stage, summary["iteration"], run_dir / FINAL_NAME)
-        return summary
+                check_training_output(run_dir, data_dir, resume)
+            return _train_locked(stage, config, data_dir, run_dir, resume, info, device, settings)
     finally:
         distributed.cleanup(info)
+
+
+def _train_locked(
+    stage: str,
+    config: dict[str, Any],
+    data_dir: str | Path,
+    run_dir: Path,
+    resume: bool,
+    info: distributed.DistInfo,
+    device: torch.device,
+    settings: TrainerSettings,
+) -> dict[str, Any]:
+    """The body of `train` once the run directory is this process's: build, fit, report."""
+    if config["train"]["deterministic"]:
+        torch.use_deterministic_algorithms(True)
+    seed_everything(settings.seed)
+    data = training_data(config, data_dir)
+    stage_obj = build_stage(stage, config, data, device)
+
+    def started() -> None:  # resume state and data checked: the run directory may now change
+        if info.is_main:
+            make_output_dir(run_dir, "--out")
+            remove_stale_temporaries(run_dir)
+            with os_errors(run_dir / "config.yaml", "--out"):
+                save_config(config, run_dir / "config.yaml")
+
+    try:
+        summary = Trainer(stage_obj, settings, run_dir, info, record=config).fit(
+            resume=resume, on_start=started
+        )
+    except RuntimeError as err:
+        timeout = _collective_timeout(err, info, config["train"]["dist_timeout_s"])
+        if timeout is None:
+            raise
+        raise timeout from err
+    if info.is_main:
+        log.info("%s finished at iteration %d: %s", stage, summary["iteration"], run_dir / FINAL_NAME)
+    return summary

@@ -1,5 +1,8 @@
 """The config schema: every key a config may set, with its one default.
 
+Types are checked against these defaults; ranges and size bounds (a positive learning rate, at most
+1024 pixels a side, ...) by `config.check_values`, which names the key it refuses.
+
 `mimicgait.engine.config` loads and checks configs against it; `mimicgait.engine.from_config` is the
 one place that reads a loaded config into the typed parts training is built from.
 """
@@ -68,7 +71,7 @@ DEFAULTS: dict[str, Any] = {
         # saves its final checkpoint early (the demo uses it to keep its time budget on a busy CPU)
         "time_limit_s": None,
         "log_every": 10,
-        "checkpoint_every": 1000,
+        "checkpoint_every": 1000,  # 0: no intermediate checkpoints (only the final one; no resume point)
         "val_every": 0,  # 0: validate only at the end (when val_subjects are set); -1: never
         # 'none', 'bf16', 'fp16' (CUDA only) or 'auto' (bf16 where the CPU/GPU has it natively)
         "amp": "none",

@@ -11,7 +11,7 @@ import torch
 
 from mimicgait.engine.config import apply_overrides, check_values, save_config
 from mimicgait.engine.precision import eval_amp
-from mimicgait.io import make_output_dir, os_errors
+from mimicgait.io import directory_lock, os_errors, write_atomic
 from mimicgait.pipeline.evaluate import eval_subjects, evaluate_jobs
 from mimicgait.pipeline.plan import check_pipeline_dir, job_config, plan
 from mimicgait.pipeline.plots import plot_reports
@@ -32,7 +32,9 @@ def run_pipeline(
     separately so that they apply after `pipeline.overrides`. `progress` (if not None) turns every
     stage's and evaluation's progress bar on or off; `before_job` see `train_jobs`; `own_entries`
     names files the caller keeps in `run_dir` (the demo's data and pictures), which the check of
-    `run_dir` then accepts. Returns {'jobs': status, 'reports': paths, 'summary': Markdown}."""
+    `run_dir` then accepts. `run_dir` is locked while the pipeline uses it: a second pipeline (or
+    demo) into it is refused in one line naming the process holding it.
+    Returns {'jobs': status, 'reports': paths, 'summary': Markdown}."""
     run_dir = Path(run_dir)
     config = copy.deepcopy(config)
     if progress is not None:
@@ -51,15 +53,17 @@ def run_pipeline(
 
     eval_subjects(resolved, open_dataset(data_dir, partition=resolved["data"]["partition"]))
     eval_amp(resolved["pipeline"]["eval"]["amp"], torch.device("cpu"))
-    make_output_dir(run_dir, "--out")
-    with os_errors(run_dir / "pipeline.yaml", "--out"):
-        save_config(resolved, run_dir / "pipeline.yaml")
-    status = train_jobs(config, data_dir, run_dir, overrides, before_job)
-    show = bool(resolved["train"]["progress"]) if progress is None else progress
-    reports = evaluate_jobs(resolved, data_dir, run_dir, progress=show)
-    summary = summarise(resolved, reports, run_dir, data_dir)
-    (run_dir / "summary.md").write_text(summary)
-    plot_reports(reports, resolved, run_dir)
+    with directory_lock(run_dir, "--out"):  # one pipeline per directory; its state checked again under it
+        check_pipeline_dir(run_dir, data_dir, names, own_entries)
+        with os_errors(run_dir / "pipeline.yaml", "--out"):
+            save_config(resolved, run_dir / "pipeline.yaml")
+        status = train_jobs(config, data_dir, run_dir, overrides, before_job)
+        show = bool(resolved["train"]["progress"]) if progress is None else progress
+        reports = evaluate_jobs(resolved, data_dir, run_dir, progress=show)
+        summary = summarise(resolved, reports, run_dir, data_dir)
+        with os_errors(run_dir / "summary.md", "--out"):
+            write_atomic(run_dir / "summary.md", lambda f: f.write(summary.encode()))
+        plot_reports(reports, resolved, run_dir)
     return {
         "jobs": status,
         "reports": {name: str(run_dir / "reports" / f"{name}.json") for name in reports},

@@ -144,9 +144,19 @@ def extract(
     if not kept_frames:
         reasons = ", ".join(f"{n} {r}" for r, n in dropped.items())
         raise NoPersonError(f"{reader.path}: no usable person in any of its {index} frames ({reasons}); "
-                            "nothing written. Is this the empty scene, or is the background wrong?")
+                            f"nothing written. {_no_person_hint(segment is not None, foreground)}")
     frames_out = to_binary(np.stack(kept_frames), str(reader.path))  # [T, H, W] {0, 1}
     return Extraction(frames_out, np.asarray(kept_index, np.int64), sequence, quality, reader.path, panels)
+
+
+def _no_person_hint(segmented: bool, foreground: ForegroundSettings) -> str:
+    """What to change when no frame kept a person: the segmenter, or the background and --threshold."""
+    if segmented:
+        return "Is this the empty scene, or does the segmenter find no person in it?"
+    default = ForegroundSettings().threshold
+    return (f"Is this the empty scene, is the background wrong, or is --threshold {foreground.threshold} "
+            f"too high (default {default}: a pixel is foreground when it differs from the background by "
+            "more than that many grey levels)?")
 
 
 def _judge(quality: Quality) -> None:

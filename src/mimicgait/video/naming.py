@@ -3,7 +3,8 @@
 A video `001-nm-05-090.avi` (or a frame folder `001-nm-05-090/`) is subject `001`, condition
 `nm-05` (the data layer's sequence type, `<cond>-<nn>`), view `090`. Names in any other form carry
 no identity; the caller then has to give one (`--id`). `<sid>-bkgrd-<view>` names CASIA-B's
-empty-hall background clips, which are not walking sequences.
+empty-hall background clips, which are not walking sequences. The pattern admits letters, digits
+and `_` only, so a parsed identity is always a valid sequence name (`mimicgait.data.names`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from mimicgait.data.names import check_name
 from mimicgait.errors import UserError
 
 # <sid>-<cond>-<nn>-<view>: letters for the condition, digits for its number and the view.
@@ -53,7 +55,12 @@ def parse_sequence_name(path_or_name: str | Path) -> SequenceId | None:
 
 
 def parse_id_option(text: str) -> SequenceId:
-    """An identity given by the user (`--id 001-nm-05-090`); a `UserError` when malformed."""
+    """An identity given by the user (`--id 001-nm-05-090`); a `UserError` when malformed.
+
+    The whole text must be a plain name (`data.names`): `../../x-nm-01-090` is refused rather than
+    cut to its last part, since what the user wrote was a path, not an identity.
+    """
+    check_name(text, "--id")
     parsed = parse_sequence_name(text)
     if parsed is None or Path(text).suffix:
         raise UserError(f"--id {text!r}: give it as <subject>-<cond>-<nn>-<view>, e.g. 001-nm-05-090")
