@@ -53,3 +53,23 @@ TINY_ENCODERS = {
     "gaitset": dict(channels=(4, 8, 8), out_channels=8),
     "gaitpart": dict(channels=(4, 8, 8), out_channels=8),
 }
+
+
+def casia_b_root() -> Path | None:
+    """The packed CASIA-B folder (with train/): MIMICGAIT_CASIA_B, or ../shared/data/casia-b beside
+    the clone; None when absent (tests that need it skip)."""
+    import os
+
+    env = os.environ.get("MIMICGAIT_CASIA_B")
+    root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data" / "casia-b"
+    return root if (root / "train").is_dir() else None
+
+
+def casia_b_videos() -> Path | None:
+    """CASIA-B's raw videos: MIMICGAIT_CASIA_B_VIDEOS, or ../shared/data/casia-b-videos beside the
+    clone; None when absent."""
+    import os
+
+    env = os.environ.get("MIMICGAIT_CASIA_B_VIDEOS")
+    root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data" / "casia-b-videos"
+    return root if (root / "001-nm-01-090.avi").is_file() else None

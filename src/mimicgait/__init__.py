@@ -5,7 +5,8 @@ __version__ = "0.1.0"
 
 def load(path, inference=None, device="cpu"):
     """A trained model as a `mimicgait.deploy.Recognizer` (`.embed`, `.distance`, `.to`), from an
-    exported model file, a checkpoint or a run directory; see `mimicgait.deploy.load`."""
+    exported model file, a checkpoint, a run directory or a shipped model's name (`mimicgait
+    models`); see `mimicgait.deploy.load`."""
     from mimicgait.deploy import load as _load
 
     return _load(path, inference=inference, device=device)

@@ -10,7 +10,8 @@ from typing import Any
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True,
-                   help="exported model file (mimicgait export), checkpoint or run directory")
+                   help="exported model file (mimicgait export), checkpoint, run directory or the name of "
+                        "a shipped model (mimicgait models)")
     p.add_argument("--inference", choices=("guided", "student", "routed"),
                    help="mimic runs and checkpoints: which network (default: what the run ships)")
     p.add_argument("--device", default="auto", help="auto (default: CUDA when present), cpu, cuda or cuda:N")

@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--format onnx writes an ONNX graph (dynamic batch and frame count, a lengths input for "
         "frame-wise encoders) plus FILE.json describing its inputs, and checks it against PyTorch.",
     )
-    p.add_argument("--checkpoint", required=True, help="run directory, checkpoint or exported model file")
+    p.add_argument("--checkpoint", "--model", dest="checkpoint", required=True,
+                   help="run directory, checkpoint, exported model file or shipped model name")
     p.add_argument("--out", required=True, help="file to write (.pt or .onnx)")
     p.add_argument("--format", choices=FORMATS, help="pt or onnx (default: from the --out suffix, else pt)")
     p.add_argument("--inference", choices=("guided", "student", "routed"),

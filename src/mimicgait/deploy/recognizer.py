@@ -1,7 +1,8 @@
 """`mimicgait.load(path)`: a trained model as a recogniser that embeds and compares sequences.
 
     import mimicgait
-    model = mimicgait.load("model.pt")           # an exported file, a checkpoint or a run directory
+    model = mimicgait.load("model.pt")           # an exported file, a checkpoint, a run directory
+    model = mimicgait.load("casiab-mimic")       # or a model shipped with the package
     emb = model.embed([frames_a, frames_b])       # [2, C, P]; frames [T, H, W] in any silhouette form
     model.distance(emb[:1], emb[1:])              # [1, 1], the metric `mimicgait eval` ranks with
 
@@ -27,6 +28,7 @@ from mimicgait.errors import UserError
 from mimicgait.eval.distances import pairwise_distances
 from mimicgait.eval.extract import extract_embeddings
 from mimicgait.models.fold import fold_batchnorm
+from mimicgait.pretrained import resolve_model, shipped_model, shipped_models
 
 DEVICES = "auto, cpu, cuda or cuda:N"
 
@@ -133,21 +135,26 @@ class Recognizer:
 
 
 def load_payload(path: str | Path, inference: str | None = None) -> tuple[dict[str, Any], str]:
-    """(model-file dict, what it came from) for an exported file, a checkpoint or a run directory."""
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"{path} does not exist; pass an exported model file, a checkpoint or a run "
-                        "directory")
+    """(model-file dict, what it came from) for an exported file, a checkpoint, a run directory or
+    the name of a model shipped with the package (`mimicgait models`)."""
+    path, name = resolve_model(path)
     payload = read_model_file(path) if path.is_file() else None
     if payload is None:
         return model_payload(path, inference), "checkpoint"
+    if name is not None and payload["fingerprint"] != shipped_model(name).fingerprint:
+        raise UserError(f"shipped model {name!r}: {path} holds another model than the package index names "
+                        "(fingerprint differs); reinstall mimicgait")
     mimic = payload["model_spec"]["kind"] == "mimic"
+    if inference is not None and inference != payload["inference"] and mimic and name is not None:
+        others = [m.name for m in shipped_models().values() if m.inference == inference]
+        raise UserError(f"shipped model {name!r} runs {payload['inference']} inference; for {inference} "
+                        f"inference use {' or '.join(others) if others else 'a model exported with it'}")
     if inference is not None and inference != payload["inference"] and mimic:
         raise UserError(f"{path} was exported for {payload['inference']} inference; export the run again "
                         f"with --inference {inference}")
     if inference not in (None, "student", "guided") and payload["model_spec"]["kind"] != "mimic":
         raise UserError(f"{path} is a {payload['stage']} model: --inference applies to mimic models only")
-    return payload, "model file"
+    return payload, f"shipped model {name}" if name else "model file"
 
 
 def recognizer_from_payload(payload: dict[str, Any], device: str | torch.device = "cpu",
@@ -172,7 +179,8 @@ def recognizer_from_payload(payload: dict[str, Any], device: str | torch.device 
 
 
 def load(path: str | Path, inference: str | None = None, device: str | torch.device = "cpu") -> Recognizer:
-    """A recogniser from an exported model file, a training checkpoint or a run directory.
+    """A recogniser from an exported model file, a training checkpoint, a run directory or the name
+    of a model shipped with the package (`mimicgait.pretrained.model_names()`).
 
     `inference` (mimic only): 'guided', 'student' or 'routed'; default: what the run ships.
     `device`: 'auto', 'cpu', 'cuda' or 'cuda:N'.
