@@ -33,7 +33,6 @@ from mimicgait.commands._checks import (
     positive_float,
     positive_int,
     probability,
-    refuse_blank,
 )
 from mimicgait.data.names import check_name, name_problem
 from mimicgait.data.records import DataError, SequenceRecord
@@ -359,12 +358,20 @@ def test_calibration_without_far_is_refused():
         check_calibration("verif.json", None)
 
 
-def test_all_blank_sequence_is_refused_naming_it():
-    sequences = [np.ones((3, 4, 4), np.uint8), np.zeros((3, 4, 4), np.uint8)]
-    load = refuse_blank(sequences.__getitem__, lambda i: f"d:001/nm-0{i + 1}/090")
-    assert load(0) is sequences[0]
-    with pytest.raises(UserError, match="d:001/nm-02/090: every frame is blank"):
-        load(1)
+def test_all_blank_sequence_is_refused_naming_it(tmp_path):
+    from helpers import make_dataset
+
+    from mimicgait.deploy.inputs import from_data
+
+    data = make_dataset(tmp_path / "d", subjects=1, conditions=2, views=1)
+    with np.load(data / "001.npz") as archive:
+        entries = dict(archive)
+    entries["nm-02/000"] = np.zeros_like(entries["nm-02/000"])
+    np.savez_compressed(data / "001.npz", **entries)
+    sequences = from_data(str(data), (32, 32))
+    assert sequences.load(0).any()
+    with pytest.raises(UserError, match="001/nm-02/000: every frame is blank"):
+        sequences.load(1)
 
 
 def test_command_line_mistakes_are_one_line(tmp_path, capsys):

@@ -131,18 +131,3 @@ def read_json(path: str | Path, option: str) -> Any:
                         ) from None
     except json.JSONDecodeError as err:
         raise UserError(f"{option} {path}: not valid JSON ({err})") from None
-
-
-def refuse_blank(load: Callable[[int], Any], name: Callable[[int], str]) -> Callable[[int], Any]:
-    """Wrap a sequence loader (`i -> frames [T, H, W]`) so that a sequence without one foreground
-    pixel is refused with a `UserError` naming it (`name(i)`), as the deployed model's input contract
-    refuses such sequences: its embedding would describe nothing."""
-
-    def checked(i: int) -> Any:
-        frames = load(i)
-        if not frames.any():
-            raise UserError(f"{name(i)}: every frame is blank (no foreground); nothing to recognise. "
-                            "Re-extract its silhouettes or leave it out (--subjects, --types, --views)")
-        return frames
-
-    return checked

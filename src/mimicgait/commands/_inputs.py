@@ -34,6 +34,16 @@ def add_input_options(p: argparse.ArgumentParser, required: bool = True) -> None
                    help="--video/--frames: subject id when the file name is not <sid>-<cond>-<nn>-<view>")
 
 
+def model_and_data(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    """The inputs of a command reading a model and sequences, as (option, path) pairs: what its
+    outputs must never be (`mimicgait.io.check_not_an_input`). A shipped model's name stands for
+    its file inside the package."""
+    from mimicgait.pretrained import model_path
+
+    return [("--model", model_path(args.model)), ("--data", args.data), ("--video", args.video),
+            ("--frames", args.frames), ("--partition", args.partition)]
+
+
 def _split(text: str | None) -> list[str] | None:
     return [t.strip() for t in text.split(",") if t.strip()] if text else None
 

@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 
-from mimicgait.commands._checks import refuse_blank
 from mimicgait.commands._inputs import add_input_options, add_model_options
 
 log = logging.getLogger(__name__)
@@ -38,8 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from mimicgait.commands._inputs import load_recognizer, sequences_from_args
-    from mimicgait.commands.gallery import model_and_data
+    from mimicgait.commands._inputs import load_recognizer, model_and_data, sequences_from_args
     from mimicgait.deploy.inputs import embed_set
     from mimicgait.errors import UserError
     from mimicgait.io import check_not_an_input, check_output_file, os_errors, write_atomic
@@ -56,7 +54,6 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("--out *.parquet needs pyarrow (pip install pyarrow); or write .npz") from None
     recognizer = load_recognizer(args)
     sequences = sequences_from_args(args, recognizer)
-    sequences.load = refuse_blank(sequences.load, lambda i: sequences.sources[i])
     log.info("embedding %d sequences with %s on %s", len(sequences), recognizer, recognizer.device)
     feats, kinds = embed_set(recognizer, sequences, args.batch_size, args.occlusion, args.seed,
                              progress=not args.no_progress)

@@ -110,11 +110,16 @@ def run(args: argparse.Namespace) -> int:
     from mimicgait.eval.evaluate import check_input_size, evaluate
     from mimicgait.eval.protocols import build_protocol
     from mimicgait.eval.report import check_report_path, format_report, with_provenance, write_report
-    from mimicgait.io import check_output_dir
+    from mimicgait.io import check_not_an_input, check_output_dir
+    from mimicgait.pretrained import model_path
 
+    inputs = [("--model", model_path(args.checkpoint)), ("--data", args.data), ("--list", args.list_file),
+              ("--partition", args.partition)]
     if args.json_out:  # output paths are checked before the evaluation, not after it
+        check_not_an_input(args.json_out, "--json", inputs)
         check_report_path(args.json_out, "--json")
     if args.plots:
+        check_not_an_input(args.plots, "--plots", inputs)
         check_output_dir(args.plots, "--plots")
     if args.list_file:  # a binary or broken list file is refused before the data are read
         read_json(args.list_file, "--list")

@@ -39,14 +39,17 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from mimicgait.deploy.recognizer import load_payload
-    from mimicgait.io import check_output_file, os_errors, write_atomic
+    from mimicgait.io import check_not_an_input, check_output_file, os_errors, write_atomic
+    from mimicgait.pretrained import model_path
 
     out = Path(args.out)
     fmt = args.format or ("onnx" if out.suffix.lower() == ".onnx" else "pt")
+    check_not_an_input(out, "--out", [("--model", model_path(args.checkpoint))])
     check_output_file(out, args.force, "--out")
     if fmt == "onnx":
         from mimicgait.deploy.onnx_export import export_onnx, parity, require, sidecar_path
 
+        check_not_an_input(sidecar_path(out), "--out sidecar", [("--model", model_path(args.checkpoint))])
         check_output_file(sidecar_path(out), args.force, "--out sidecar")
         for module in ("onnx", "onnxscript", "onnxruntime"):
             require(module)

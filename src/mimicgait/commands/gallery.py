@@ -38,20 +38,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     remove.set_defaults(func=run_remove)
 
 
-def model_and_data(args: argparse.Namespace) -> list[tuple[str, str | None]]:
-    """The inputs of a command reading a model and sequences, as (option, path) pairs: what its
-    outputs must never be (`mimicgait.io.check_not_an_input`)."""
-    return [("--model", args.model), ("--data", args.data), ("--video", args.video),
-            ("--frames", args.frames), ("--partition", args.partition)]
-
-
 def run_enroll(args: argparse.Namespace) -> int:
     from collections import defaultdict
     from pathlib import Path
 
     from tqdm import tqdm
 
-    from mimicgait.commands._inputs import load_recognizer, sequences_from_args
+    from mimicgait.commands._inputs import load_recognizer, model_and_data, sequences_from_args
     from mimicgait.deploy.gallery import Gallery
     from mimicgait.deploy.inputs import embed_set
     from mimicgait.io import check_not_an_input, check_output_file

@@ -74,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from mimicgait.commands._inputs import load_recognizer, sequences_from_args
-    from mimicgait.commands.gallery import model_and_data
+    from mimicgait.commands._inputs import load_recognizer, model_and_data, sequences_from_args
     from mimicgait.deploy.gallery import Gallery
     from mimicgait.deploy.inputs import embed_set
     from mimicgait.deploy.search import ExactIndex, FaissIndex, flatten_for_l2

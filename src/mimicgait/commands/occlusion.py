@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from mimicgait.errors import UserError
-from mimicgait.io import check_output_file, make_output_dir, write_atomic
+from mimicgait.io import check_not_an_input, check_output_file, make_output_dir, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ def show_occlusions(data: str | Path, out: str | Path, sequences: int = 3, frame
     if amount is not None and not 0.0 <= amount < 1.0:
         raise UserError(f"--amount must lie in [0, 1), got {amount}")
     kinds = tuple(check_kind(k) for k in kinds)
+    check_not_an_input(out, "--out", [("--data", data)])
     check_output_file(out, force=force, what="--out")
     records = _pick_records(str(data), sequences)
     _check_image_size(records, kinds, frames, scale, out.suffix.lower() == ".gif")

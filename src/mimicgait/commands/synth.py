@@ -6,7 +6,7 @@ import argparse
 import logging
 import time
 
-from mimicgait.commands._checks import frame_side, nonneg_int, positive_int
+from mimicgait.commands._checks import frame_side, int_range, nonneg_int, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--subjects", type=positive_int, required=True, help="number of subjects")
     parser.add_argument("--seed", type=nonneg_int, default=0,
                         help="random seed; the same seed gives the same data")
-    parser.add_argument("--frames", type=int, default=60, help="frames per sequence before missing frames")
+    parser.add_argument("--frames", type=int_range(3, 1000), default=60,
+                        help="frames per sequence before missing frames (3 to 1000)")
     parser.add_argument("--size", type=frame_side, default=64, help="frame height and width (multiple of 8)")
     parser.add_argument("--train-fraction", type=float, default=0.6, help="share of subjects in TRAIN_SET")
     parser.add_argument("--workers", type=positive_int, default=1, help="worker processes")

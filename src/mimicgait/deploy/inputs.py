@@ -76,8 +76,16 @@ def from_data(
     if len(positions) == 0:
         raise UserError(f"--data {data}: no sequence matches the chosen subjects, types and views")
     keys = [tuple(store.keys[p]) for p in positions]
-    return SequenceSet(keys, np.asarray(store.lengths)[positions], lambda i: store.frames(int(positions[i])),
-                       [f"{data}:{'/'.join(k)}" for k in keys])
+    sources = [f"{data}:{'/'.join(k)}" for k in keys]
+
+    def load(i: int) -> np.ndarray:
+        frames = store.frames(int(positions[i]))  # [T, H, W]
+        if not frames.any():  # the input contract: an embedding of nothing would still rank someone
+            raise UserError(f"{sources[i]}: every frame is blank (no foreground); nothing to recognise. "
+                            "Re-extract its silhouettes or leave it out (--subjects, --types, --views)")
+        return frames
+
+    return SequenceSet(keys, np.asarray(store.lengths)[positions], load, sources)
 
 
 def embed_set(

@@ -247,6 +247,10 @@ class Trainer:
             logger.write(self.iteration, "event", {"resumed": True})
         log_every = max(1, settings.log_every)
         ckpt_every, val_every, limit = settings.checkpoint_every, settings.val_every, settings.time_limit_s
+        if ckpt_every <= 0 and self.info.is_main and total - self.iteration > log_every:
+            log.warning("%s: train.checkpoint_every is %d: no checkpoint until the last step, so an "
+                        "interrupted run starts again from step %d", self.stage.name, ckpt_every,
+                        self.iteration)
         bar = None
         if self.info.is_main and settings.progress:
             from tqdm import tqdm

@@ -114,3 +114,13 @@ def resolve_model(source: str | Path) -> tuple[Path, str | None]:
                         f"{_names_hint()}")
     raise UserError(f"{path} does not exist; pass an exported model file, a checkpoint, a run directory "
                     f"or a shipped model's name ({_names_hint()})")
+
+
+def model_path(source: str | Path) -> Path:
+    """What a `--model` value reads from, without checking it: the path itself, or, for a shipped
+    model's name that is not also a path, its file inside the package (so outputs can be checked
+    never to land on it)."""
+    path = Path(source)
+    if not path.exists() and str(source) in shipped_models():
+        return shipped_models()[str(source)].file
+    return path
