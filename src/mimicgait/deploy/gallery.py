@@ -13,6 +13,10 @@ per gallery, so concurrent enrolments of the same data leave every sequence once
 checked before anything is allocated; a damaged row is reported by its id. SQLite's failures
 (locked, read-only, disk full, not a database) become one-line `UserError`s naming the gallery.
 
+Size: over 300 lines because creating, opening (read-write or read-only), upgrading, enrolling
+under the write lock and reading with bounded sizes all act on one connection and one set of
+invariants; SQLite's error messages live in `gallery_errors`.
+
 Tables: `meta` (key, value: fingerprint, metric, channels, parts, model description),
 `identities` (id, name), `sequences` (id, identity, condition, view, source, frames, enrolled,
 embedding float32 [C, P] as bytes).
@@ -35,6 +39,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mimicgait.deploy.gallery_errors import (
+    BUSY_TIMEOUT_S,
+    database_error,
+    error_kind,
+    header,
+    why_not_writable,
+)
 from mimicgait.errors import UserError, path_error
 from mimicgait.io import file_mode, read_only_storage
 
@@ -57,8 +68,6 @@ FORMAT = "mimicgait-gallery/1"
 #: Most float32 values one sequence's embedding may hold (C x P): far above any model, far below
 #: what a damaged `channels` row could otherwise make `load` allocate.
 MAX_EMBEDDING_VALUES = 1 << 24
-#: Seconds a writer waits for another process's transaction before reporting the gallery locked.
-BUSY_TIMEOUT_S = 30.0
 
 
 class Enrolled(NamedTuple):
@@ -67,60 +76,6 @@ class Enrolled(NamedTuple):
 
     identities: int
     sequences: int
-
-
-def _header(path: Path) -> bytes:
-    with open(path, "rb") as f:
-        return f.read(16)
-
-
-def _error_kind(err: sqlite3.Error) -> str:
-    """SQLite's error name (SQLITE_BUSY, ...), from the exception or, before Python 3.11, its text."""
-    name = getattr(err, "sqlite_errorname", None)
-    if name:
-        return str(name)
-    text = str(err).lower()
-    for words, kind in (("locked", "SQLITE_BUSY"), ("readonly", "SQLITE_READONLY"),
-                        ("disk is full", "SQLITE_FULL"), ("unable to open", "SQLITE_CANTOPEN"),
-                        ("i/o error", "SQLITE_IOERR"), ("not a database", "SQLITE_NOTADB"),
-                        ("malformed", "SQLITE_CORRUPT")):
-        if words in text:
-            return kind
-    return "SQLITE_ERROR"
-
-
-def _why_not_writable(path: Path) -> str:
-    """Why the gallery `path` cannot be opened or written, as far as the file system tells."""
-    folder = path.parent
-    if not folder.is_dir():
-        return f"the folder {folder} does not exist"
-    if read_only_storage(folder):
-        return f"{folder} is on a read-only file system"
-    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        return "no permission to write the file or its folder"
-    return "check the file's permissions and the storage"
-
-
-def database_error(err: sqlite3.Error, path: Path) -> UserError:
-    """A one-line `UserError` for an SQLite failure on the gallery `path`: what happened and the fix."""
-    label = f"--gallery {path}"
-    kind = _error_kind(err)
-    if kind.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-        return UserError(f"{label} is locked: another process is writing to it and did not finish within "
-                         f"{BUSY_TIMEOUT_S:g} s; retry when it is done")
-    if kind.startswith("SQLITE_FULL"):
-        return UserError(f"{label}: the disk is full; free space and rerun (what was enrolled before is "
-                         "kept)")
-    if kind.startswith("SQLITE_READONLY"):
-        return UserError(f"{label} cannot be written: {_why_not_writable(path)}; list and identify still "
-                         "read it, enrol into a copy on writable storage")
-    if kind.startswith("SQLITE_CANTOPEN"):
-        return UserError(f"{label} cannot be opened: {_why_not_writable(path)}")
-    if kind.startswith("SQLITE_IOERR"):
-        return UserError(f"{label}: the storage reported an I/O error ({err}); check the disk and free space")
-    if kind.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
-        return UserError(f"{label} is not a mimicgait gallery or is damaged ({err}); choose another file")
-    return UserError(f"{label}: {err}")
 
 
 class Gallery:
@@ -148,8 +103,8 @@ class Gallery:
             with self._errors():
                 self._create()
         with self._errors():
-            header = _header(self.path)
-        if header != b"SQLite format 3\x00":
+            first = header(self.path)
+        if first != b"SQLite format 3\x00":
             # sqlite3 would take an empty or foreign file over as a new database: never touch it
             raise UserError(f"--gallery {self.path} exists and is not a mimicgait gallery; "
                             "choose another name")
@@ -174,7 +129,7 @@ class Gallery:
                 or (exists and not os.access(self.path, os.W_OK))):
             hint = ("list and identify still read it; enrol into a copy on writable storage" if exists
                     else "choose another location")
-            why = _why_not_writable(self.path)
+            why = why_not_writable(self.path)
             raise UserError(f"--gallery {self.path} cannot be written: {why}; {hint}")
 
     def _create(self) -> None:
@@ -218,7 +173,7 @@ class Gallery:
             return db
         except sqlite3.OperationalError as err:
             db.close()
-            if not _error_kind(err).startswith("SQLITE_CANTOPEN"):
+            if not error_kind(err).startswith("SQLITE_CANTOPEN"):
                 raise
         # A write-ahead-log database needs a shared-memory file beside it, which read-only storage
         # cannot hold; where nobody can write, the file cannot change, and SQLite may read it as is.
