@@ -64,6 +64,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--command", default="mimicgait pipeline --config configs/casia-b/cpu.yaml --data "
                    "../shared/data/casia-b/train --out RUN --set 'pipeline.stages=[teacher,ven,mimic]'",
                    help="the command that trained the run (for the cards)")
+    p.add_argument("--note", default="", help="a sentence on how the run went, for the cards' recipe")
+    p.add_argument("--results", help="the JSON this script printed for the same run: reuse its evaluations "
+                   "(checked against the exported fingerprints) and only rewrite files, cards and index")
     p.add_argument("--force", action="store_true", help="replace shipped files")
     return p.parse_args()
 
@@ -114,11 +117,11 @@ def wall_and_memory(time_log: str | None) -> str:
     text = Path(time_log).read_text(errors="replace")
     wall = next((ln.split("): ")[-1] for ln in text.splitlines() if "Elapsed (wall clock)" in ln), "?")
     rss = next((int(ln.split(":")[-1]) for ln in text.splitlines() if "Maximum resident" in ln), 0)
-    return f"{wall} wall, {rss / 1e6:.1f} GB peak resident (the whole pipeline, evaluations included)"
+    return f"{wall} wall, {rss / 1e6:.1f} GB peak resident"
 
 
 def fmt_row(label: str, values: dict[str, Any]) -> str:
-    cells = [f"{v[0]:.2f} ± {v[1]:.2f}" if isinstance(v, tuple) else f"{v:.2f}" for v in
+    cells = [f"{v[0]:.2f} ± {v[1]:.2f}" if isinstance(v, (tuple, list)) else f"{v:.2f}" for v in
              (values[g] for g in GROUPS)]
     return f"| {label} | " + " | ".join(cells) + " |"
 
@@ -129,10 +132,11 @@ def card(name: str, stage: str, mode: str | None, what: str, entry: dict[str, An
     spec = payload["model_spec"]["encoder"]
     frame = "x".join(map(str, payload["input"]["frame_size"]))
     jobs = ["teacher"] if stage == "teacher" else ["teacher", "ven", "mimic"]
-    times = []
+    times, total = [], 0.0
     for job in jobs:
         minutes, per_step, steps = train_minutes(Path(args.run) / job / "log.jsonl")
         times.append(f"{job} {steps} steps in {minutes:.1f} min")
+        total += minutes
     rp = {g: res["occluded"][g][0] / teacher["holistic"][g] for g in GROUPS}
     retention = {g: res["holistic"][g] / teacher["holistic"][g] for g in GROUPS}
     first = res["occluded_draws"][0]
@@ -149,8 +153,9 @@ def card(name: str, stage: str, mode: str | None, what: str, entry: dict[str, An
         f"{payload['embedding']['channels']}-d parts; embedding `[N, {payload['embedding']['channels']}, "
         f"{payload['embedding']['parts']}]`, metric `{payload['embedding']['metric']}`).",
         f"- Input: silhouette sequences `[T, H, W]` (any size: frames other than {frame} are pretreated: "
-        f"crop to the person, scale to the height, centre); the network sees {frame} frames resized to "
-        f"{'x'.join(map(str, spec.get('input_size', [])))}.",
+        f"crop to the person, scale to the height, centre); inside, the network applies "
+        f"`{payload['input']['preprocess']}` (for `opengait`: the centre 64x44 of a 64x64 frame) and "
+        f"sees {'x'.join(map(str, spec.get('input_size', [])))} frames.",
         f"- File `{entry['file']}`: {entry['bytes'] / 1e6:.2f} MB, sha256 `{entry['sha256']}`, model "
         f"fingerprint `{entry['fingerprint']}` (checked on every load; the file loads with "
         "`weights_only=True` and is never downloaded).",
@@ -168,7 +173,7 @@ def card(name: str, stage: str, mode: str | None, what: str, entry: dict[str, An
         f"`configs/casia-b/cpu.yaml` at commit `{args.commit}`, run as `{args.command}` on a 2-core CPU "
         "(bf16 autocast where the CPU has it; no GPU). The recipe's two fair controls (Baseline-2 and "
         "Occlusion-Aware) ship nothing and were not trained in this run. Training time: "
-        f"{'; '.join(times)}. Pipeline: {wall_and_memory(args.time_log)}.",
+        f"{'; '.join(times)}. The run as timed: {wall_and_memory(args.time_log)}. {args.note}".rstrip(),
         "",
         "## Validation results",
         "",
@@ -205,7 +210,7 @@ def card(name: str, stage: str, mode: str | None, what: str, entry: dict[str, An
         f"--protocol casia-b --occlusion top,bottom --seed 0   # the seed-0 row",
         f"mimicgait eval --model {name} --data ../shared/data/casia-b/train --subjects {subjects} "
         "--protocol casia-b   # the holistic row",
-        "# retrain and re-ship (about 45 minutes on 2 cores):",
+        f"# retrain (this model's jobs took {total:.0f} min of training here) and re-ship:",
         f"{args.command}",
         "python benchmarks/ship_pretrained.py --run RUN --data ../shared/data/casia-b/train --commit COMMIT",
         "```",
@@ -234,7 +239,13 @@ def main() -> int:
                          "frame_size": payload["input"]["frame_size"], "bytes": file.stat().st_size,
                          "card": f"{name}.md"}
         print(f"exported {file} ({entries[name]['bytes']} bytes)", file=sys.stderr)
+    earlier = json.loads(Path(args.results).read_text()) if args.results else None
     for name in files:
+        if earlier is not None:
+            if earlier.get(name, {}).get("fingerprint") != entries[name]["fingerprint"]:
+                raise SystemExit(f"--results {args.results}: {name} was evaluated with another model")
+            entries[name]["results"] = earlier[name]["results"]
+            continue
         print(f"evaluating {name}", file=sys.stderr)
         entries[name]["results"] = results_of(files[name], args)
     teacher = entries["casiab-teacher"]["results"]

@@ -66,7 +66,7 @@ def test_export_round_trip_needs_no_other_file(runs, sequences, tmp_path, stage,
     out = export(copy / stage, tmp_path / "model.pt", *(["--inference", mode] if mode else []))
     shutil.rmtree(copy)
     payload = torch.load(out, map_location="cpu", weights_only=True)
-    assert payload["format"] == "mimicgait-model/1" and "optimizer" not in payload
+    assert payload["format"] == "mimicgait-model/2" and "optimizer" not in payload
     assert payload["provenance"]["data_fingerprint"] and payload["provenance"]["mimicgait_version"]
     assert (payload["teacher"] is not None) == (mode == "routed")
     assert (payload["ven"] is not None) == (mode in ("guided", "routed"))

@@ -27,10 +27,10 @@ from mimicgait.cli import main
 from mimicgait.commands._checks import (
     check_calibration,
     check_frame_size,
+    distance_threshold,
     foreground_threshold,
     frame_side,
     nonneg_int,
-    positive_float,
     positive_int,
     probability,
 )
@@ -330,7 +330,7 @@ def test_models_input_size_is_refused_before_allocating(capsys):
 @pytest.mark.parametrize("parse, good, bad", [
     (positive_int, ["1", "16"], ["0", "-1", "x", "1.5"]),
     (nonneg_int, ["0", "7"], ["-1", "nan"]),
-    (positive_float, ["0.5", "3"], ["0", "-1", "nan", "inf", "abc"]),
+    (distance_threshold, ["0", "0.5", "3"], ["-1", "-0.1", "nan", "inf", "abc"]),
     (probability, ["0.01", "0.5"], ["0", "1", "-0.1", "nan"]),
     (frame_side, ["8", "64", "1024"], ["200000", "12", "0", "-8"]),
     (foreground_threshold, ["0", "30", "254"], ["-5", "1000", "255"]),

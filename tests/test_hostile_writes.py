@@ -397,6 +397,23 @@ def test_enrol_never_puts_a_gallery_over_its_inputs(setup, tmp_path, capsys):
     assert hashes(model, setup / "data") == before
 
 
+def test_eval_export_convert_and_show_never_write_over_their_inputs(setup, tmp_path, capsys):
+    model = tmp_path / "t.pt"
+    model.write_bytes((setup / "t.pt").read_bytes())
+    data = setup / "data"
+    before = hashes(model, data)
+    evaluate = ["eval", "--model", model, "--data", data, "--split", "all", "--protocol", "rank",
+                "--probe-types", "nm-03", "--gallery-types", "nm-01", "--device", "cpu", "--no-progress"]
+    assert_refused(*cli(capsys, *evaluate, "--json", model), "--model", model)
+    assert_refused(*cli(capsys, *evaluate, "--plots", data / "plots"), "--data", "inside")
+    assert_refused(*cli(capsys, "export", "--model", model, "--out", model, "--force"), "--model", model)
+    assert_refused(*cli(capsys, "data", "convert", "--data", data, "--out", data / "pkl", "--format", "pkl"),
+                   "overlaps the source")
+    assert_refused(*cli(capsys, "occlusion", "show", "--data", data, "--out", data / "o.png"),
+                   "--data", "inside")
+    assert hashes(model, data) == before
+
+
 def test_synth_on_a_full_disk_leaves_no_torn_archive(tmp_path, capsys, monkeypatch):
     out = tmp_path / "synth"
     out.mkdir()

@@ -75,7 +75,10 @@ def _verbose(argv: list[str] | None) -> bool:
 def _run(argv: list[str] | None) -> int:
     """Parse the command line and run the sub-command; user errors become one line and status 2."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a mistake already said in one line
+        return done.code if isinstance(done.code, int) else 0 if done.code is None else 2
     level = logging.DEBUG if args.verbose else logging.INFO
     if int(os.environ.get("RANK", "0") or 0) != 0:
         level = logging.WARNING  # under torchrun only rank 0 reports progress; the others warn or fail

@@ -66,11 +66,12 @@ def nonneg_int(text: str) -> int:
     return int_range(0)(text)
 
 
-def positive_float(text: str) -> float:
-    """An argparse type: a finite number > 0 (distance thresholds); NaN and infinities refused."""
+def distance_threshold(text: str) -> float:
+    """An argparse type: a finite distance >= 0 (0 accepts no match: every probe is unknown); NaN,
+    infinities and negative numbers, which would silently make every answer 'unknown', are refused."""
     value = _number(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a distance of 0 or more, got {text}")
     return value
 
 

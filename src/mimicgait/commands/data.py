@@ -65,9 +65,6 @@ def run_info(args: argparse.Namespace) -> int:
 
 def run_convert(args: argparse.Namespace) -> int:
     """Convert a data directory; the source is never modified."""
-    from mimicgait.io import check_not_an_input
-
-    check_not_an_input(args.out, "--out", [("--data", args.data), ("--partition", args.partition)])
     source = open_dataset(args.data, partition=args.partition, errors="skip" if args.skip_bad else "raise")
     subjects = None
     if args.split:

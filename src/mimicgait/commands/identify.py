@@ -7,7 +7,7 @@ import json
 import logging
 import math
 
-from mimicgait.commands._checks import check_calibration, positive_float, probability
+from mimicgait.commands._checks import check_calibration, distance_threshold, probability
 from mimicgait.commands._inputs import add_input_options, add_model_options
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_input_options(p)
     p.add_argument("--top-k", type=int, default=5, help="identities listed per probe (default 5)")
     limit = p.add_mutually_exclusive_group()
-    limit.add_argument("--threshold", type=positive_float, help="distance below which a match is accepted")
+    limit.add_argument("--threshold", type=distance_threshold,
+                       help="distance below which a match is accepted (0: none is)")
     limit.add_argument("--far", type=probability, help="false accept rate; needs --calibration")
     p.add_argument("--calibration",
                    help="JSON report of `mimicgait eval --protocol verification` (same model)")
