@@ -4,6 +4,11 @@ A PNG shows, for a few sequences and every kind, several frames across the seque
 holistic | occluded pair; a GIF animates all kinds side by side, frame by frame. Occluded panels
 paint the region an occluder covers (band, patch, pole) dark red, so its size and motion are
 visible even where the silhouette is absent. Draws are seeded per (seed, sequence, kind).
+
+The wild kinds (`--kinds crowd,object,cut`) are shown as a person segmenter sees them, before the
+re-alignment: the walker's visible pixels in white, the other walker, object or missed side in red;
+a frame the detector would drop is left blank but for its occluder, and the label counts them. A
+crowd's other walkers come from the same directory (never the walker's own subject).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import argparse
 import logging
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "occlusion",
         help="inspect the synthetic occlusions",
-        description="Inspect the synthetic occlusions (top, bottom, middle, patch, pole, changing).",
+        description="Inspect the synthetic occlusions (top, bottom, middle, patch, pole, changing) and "
+        "the ones seen in the wild (crowd, object, cut).",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     show = actions.add_parser(
@@ -55,7 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--frames", type=int, default=6, help="frames per sequence in a PNG (default 6)")
     show.add_argument("--seed", type=int, default=0, help="seed of the occlusion draws")
     show.add_argument("--amount", type=float, default=None, help="fixed amount instead of drawing from R")
-    show.add_argument("--kinds", nargs="+", default=list(SHOWN_KINDS), help="kinds to show (default all)")
+    show.add_argument("--kinds", nargs="+", default=list(SHOWN_KINDS),
+                      help="kinds to show, space- or comma-separated (default the paper's six; "
+                      "also crowd, object, cut)")
     show.add_argument("--scale", type=int, default=1,
                       help="pixel magnification (default 1; refused when the image would pass 512 MiB)")
     show.add_argument("--force", action="store_true", help="overwrite an existing OUT")
@@ -84,12 +93,13 @@ def show_occlusions(data: str | Path, out: str | Path, sequences: int = 3, frame
             raise UserError(f"{name} must be at least 1, got {value}")
     if amount is not None and not 0.0 <= amount < 1.0:
         raise UserError(f"--amount must lie in [0, 1), got {amount}")
-    kinds = tuple(check_kind(k) for k in kinds)
+    kinds = tuple(check_kind(k) for k in _split_kinds(kinds))
     check_not_an_input(out, "--out", [("--data", data)])
     check_output_file(out, force=force, what="--out")
     records = _pick_records(str(data), sequences)
     _check_image_size(records, kinds, frames, scale, out.suffix.lower() == ".gif")
-    shown = [_occlusions(r, kinds, seed, amount) for r in records]
+    pool = _directory_pool(str(data)) if "crowd" in kinds else None
+    shown = [_occlusions(r, kinds, seed, amount, pool) for r in records]
     make_output_dir(out.parent, "--out")
     if out.suffix.lower() == ".png":
         image = _png_grid(records, shown, kinds, frames)
@@ -102,6 +112,31 @@ def show_occlusions(data: str | Path, out: str | Path, sequences: int = 3, frame
     write_atomic(out, lambda f: pictures[0].save(f, format=fmt, **save))
     log.info("wrote %s (%d sequences x %d kinds)", out, len(records), len(kinds))
     return out
+
+
+def _split_kinds(kinds: Sequence[str]) -> list[str]:
+    """`['crowd,object', 'cut']` -> `['crowd', 'object', 'cut']`; refuses an empty list."""
+    out = [k.strip() for item in kinds for k in str(item).split(",") if k.strip()]
+    if not out:
+        raise UserError("--kinds is empty; name one or more kinds, e.g. --kinds top,crowd")
+    return out
+
+
+def _directory_pool(data: str):
+    """Every sequence of the directory as a crowd's possible other walker, read when drawn."""
+    from mimicgait.data.occlusion import OccluderPool
+    from mimicgait.data.sources import open_dataset
+
+    source = open_dataset(data, errors="skip")
+    keys = source.list_keys()
+
+    def load(i: int) -> np.ndarray:
+        record = source.try_read(keys[i])
+        if record is None or len(record.frames) == 0:
+            raise UserError(f"{data}: sequence {'/'.join(keys[i])} cannot be read as a crowd's walker")
+        return record.frames
+
+    return OccluderPool([k[0] for k in keys], load)
 
 
 def _png_shape(records: list, kinds: tuple[str, ...], frames: int) -> tuple[int, int]:
@@ -152,16 +187,28 @@ def _pick_records(data: str, count: int) -> list:
     return records
 
 
-def _occlusions(record, kinds: tuple[str, ...], seed: int, amount: float | None) -> list[tuple]:
-    """Per kind: (occluded frames, occluder region [T, H, W] bool, drawn Occlusion)."""
-    from mimicgait.data.occlusion import AMOUNT_RANGE, POLE_RANGE, eval_draw, occlude
+def _occlusions(record, kinds: tuple[str, ...], seed: int, amount: float | None, pool=None) -> list[tuple]:
+    """Per kind: (occluded frames, occluder region [T, H, W] bool, drawn Occlusion, label note)."""
+    from mimicgait.data.occlusion import AMOUNT_RANGE, POLE_RANGE, WILD_KINDS, WILD_RANGE, eval_draw, occlude
+    from mimicgait.data.occlusion.wild import describe, occlude_wild_many
 
     ranges = (AMOUNT_RANGE, POLE_RANGE) if amount is None else ((amount, amount), (amount, amount))
+    wild_range = WILD_RANGE if amount is None else (amount, amount)
     ones = np.ones_like(record.frames)
     shown = []
     for kind in kinds:
-        occ = eval_draw((kind,), seed, record.key, f"show-{kind}", *ranges)
-        shown.append((occlude(record.frames, occ), occlude(ones, occ) == 0, occ))
+        occ = eval_draw((kind,), seed, record.key, f"show-{kind}", *ranges, wild_range=wild_range, pool=pool)
+        if kind not in WILD_KINDS:
+            shown.append((occlude(record.frames, occ), occlude(ones, occ) == 0, occ, ""))
+            continue
+        frames = record.frames
+        result = occlude_wild_many(frames[None], [occ], np.array([len(frames)]), pool)
+        cover, keep = result.cover[0], result.keep[0]  # [T, H, W], [T]
+        seen = np.where(cover | ~keep[:, None, None], np.zeros((), frames.dtype), frames)
+        hid, dropped = result.hidden_fraction[0], int((~keep).sum())
+        stood = replace(occ, variant=int(result.variant[0]))  # an open object may give way to another
+        note = f"\n{describe(stood)}, hid {hid:.2f}\ndropped {dropped}/{len(keep)} frames"
+        shown.append((seen, cover, occ, note))
     return shown
 
 
@@ -184,8 +231,8 @@ def _label(canvas: np.ndarray, rows: list[tuple[int, str]], at_x: int = 0) -> np
     return np.asarray(image)
 
 
-def _describe(record, occ) -> str:
-    detail = f"x={occ.amount:.2f}"
+def _describe(record, occ, note: str = "") -> str:
+    detail = f"x={occ.amount:.2f}{note}"
     if occ.kind in ("patch", "pole"):
         direction = "<-" if occ.reverse else "->"
         detail += f" {direction} {occ.speed:.2f}px/f"
@@ -203,9 +250,9 @@ def _png_grid(records: list, shown: list, kinds: tuple[str, ...], frames: int) -
     labels = []
     for s, (record, per_kind) in enumerate(zip(records, shown, strict=True)):
         picks = np.linspace(0, len(record.frames) - 1, frames).round().astype(int)
-        for k, (occluded, region, occ) in enumerate(per_kind):
+        for k, (occluded, region, occ, note) in enumerate(per_kind):
             y = (s * len(kinds) + k) * (h + _GAP)
-            labels.append((y, _describe(record, occ)))
+            labels.append((y, _describe(record, occ, note)))
             holistic = _paint(record.frames[picks], _HOLISTIC)  # [F, H, W, 3]
             hidden = _paint(occluded[picks], _FOREGROUND, region[picks])  # [F, H, W, 3]
             for f in range(frames):
@@ -232,7 +279,7 @@ def _gif_frames(records: list, shown: list, kinds: tuple[str, ...]) -> list[np.n
             i = min(t, len(record.frames) - 1)
             y = top + s * (h + _GAP)
             canvas[y : y + h, _LABEL_W : _LABEL_W + w] = _paint(record.frames[i], _HOLISTIC)
-            for k, (occluded, region, _) in enumerate(per_kind):
+            for k, (occluded, region, *_) in enumerate(per_kind):
                 x = _LABEL_W + (k + 1) * (w + _GAP)
                 canvas[y : y + h, x : x + w] = _paint(occluded[i], _FOREGROUND, region[i])
         images.append(canvas)

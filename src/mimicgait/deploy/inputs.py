@@ -98,14 +98,19 @@ def embed_set(
     progress: bool = False,
 ) -> tuple[Tensor, list[str]]:
     """(embeddings [n, C, P], occlusion kind drawn per sequence). With `occlusion` (kinds, e.g.
-    'top,bottom'), each sequence is occluded as `mimicgait eval` occludes it in `role`."""
+    'top,bottom'), each sequence is occluded as `mimicgait eval` occludes it in `role`. A `crowd`
+    draws its other walkers from these sequences (so it matches `eval` only when they are the whole
+    evaluated set)."""
     from mimicgait.eval.evaluate import default_occluder, parse_kinds
 
     kinds = parse_kinds(occlusion)
     drawn = ["none"] * len(sequences)
     transform = None
     if kinds:
-        occluder = default_occluder(kinds, seed)
+        from mimicgait.data.occlusion.pool import OccluderPool
+
+        pool = OccluderPool([key[0] for key in sequences.keys], sequences.load) if "crowd" in kinds else None
+        occluder = default_occluder(kinds, seed, pool=pool)
 
         def transform(frames: np.ndarray, pos: int) -> np.ndarray:
             out, kind, _amount = occluder(frames, sequences.keys[pos], role)

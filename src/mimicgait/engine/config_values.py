@@ -77,14 +77,17 @@ def check_values(config: Mapping[str, Any], where: str = "config") -> None:
         low = 0 if key == "workers" else 1
         _need(_is_int(value) and value >= low, f"data.{key}", value, f"a whole number >= {low}", where)
     occlusion = config.get("occlusion", {})
-    amount = occlusion.get("amount_range")
-    _need(
-        isinstance(amount, (list, tuple))
-        and len(amount) == 2
-        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in amount)
-        and 0 <= amount[0] <= amount[1] < 1,
-        "occlusion.amount_range", amount, "two numbers [low, high] with 0 <= low <= high < 1", where,
-    )
+    for key in ("amount_range", "wild_range"):
+        amount = occlusion.get(key)
+        if amount is None and key == "wild_range":
+            continue
+        _need(
+            isinstance(amount, (list, tuple))
+            and len(amount) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in amount)
+            and 0 <= amount[0] <= amount[1] < 1,
+            f"occlusion.{key}", amount, "two numbers [low, high] with 0 <= low <= high < 1", where,
+        )
     kinds = occlusion.get("kinds") or {}
     for kind, p in kinds.items():
         _need(isinstance(p, (int, float)) and not isinstance(p, bool) and p >= 0,

@@ -10,7 +10,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from torch.utils.data import DataLoader
@@ -19,6 +19,9 @@ from mimicgait.data.partition import parse_subjects
 from mimicgait.data.samplers import FrameSampler, IdentityBatchSampler, TrainingDataset, collate_sequences
 from mimicgait.data.store import SequenceStore
 from mimicgait.errors import UserError
+
+if TYPE_CHECKING:
+    from mimicgait.data.occlusion import OccluderPool
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,14 @@ class TrainingData:
     @property
     def num_classes(self) -> int:
         return len(self.train.label_names)
+
+    def occluder_pool(self) -> OccluderPool:
+        """The other walkers a training batch's crowd occlusion draws from: the training sequences
+        only (entry i is training sequence i, as a batch's `indices` count), never the validation
+        subjects'."""
+        from mimicgait.data.occlusion import OccluderPool
+
+        return OccluderPool.from_store(self.train)
 
 
 def _training_hint(message: str) -> str:

@@ -48,7 +48,9 @@ def occlusion_policy(occlusion: dict[str, Any]) -> OcclusionPolicy:
         scale = (1.0 - share) / total if total > 1.0 - share else 1.0
         kinds = {k: v * scale for k, v in kinds.items()}
     lo, hi = occlusion["amount_range"]
-    return OcclusionPolicy(kinds, amount_range=(float(lo), float(hi)))
+    wild_lo, wild_hi = occlusion["wild_range"]
+    return OcclusionPolicy(kinds, amount_range=(float(lo), float(hi)),
+                           wild_range=(float(wild_lo), float(wild_hi)))
 
 
 def _choice(value: str, key: str, allowed: tuple[str, ...]) -> str:

@@ -40,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
     "occlusion": {
         "kinds": {"top": 0.5, "bottom": 0.5},  # free-form: kind -> probability; the rest is 'none'
         "amount_range": [0.4, 0.6],
+        # crowd, object, cut: the fraction of the walker's silhouette pixels hidden, drawn from here
+        "wild_range": [0.2, 0.6],
         "holistic_share": 0.0,  # share of unoccluded inputs (scales the kinds' probabilities down)
     },
     "loss": {

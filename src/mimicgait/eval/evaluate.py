@@ -4,7 +4,10 @@
 `frames(i)`), so it runs the same for a trained checkpoint, a stand-in model in tests, or a
 training-free baseline. Occlusion is drawn per sequence by a pure function of (seed, key, role), so
 a report is reproducible from its settings; with `gallery_occlusion="none"` gallery sequences are
-embedded exactly as stored (an enrolled holistic gallery).
+embedded exactly as stored (an enrolled holistic gallery). A crowd occlusion's other walkers come
+from the evaluated store itself (`OccluderPool.from_store`), so they are evaluated subjects, never
+the walker's own; the wild kinds may drop frames (a detector losing the person), counted per role
+under `counts.dropped_frames`.
 
 Cross-view protocols (CASIA-B, OU-MVLP) are averaged as OpenGait does (`eval.cross_view`). Probes
 with no gallery match count as failures there and in GREW; Gait3D leaves them out
@@ -16,13 +19,16 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from typing import Protocol as TypingProtocol
 
 import numpy as np
 import torch
 
 from mimicgait.errors import UserError
+
+if TYPE_CHECKING:
+    from mimicgait.data.occlusion import OccluderPool
 from mimicgait.eval.cross_view import CMC_RANKS, cross_view_cmc, cross_view_tables, nan_to_none
 from mimicgait.eval.distances import METRICS, probe_stats
 from mimicgait.eval.extract import EmbedFn, extract_embeddings
@@ -56,16 +62,38 @@ def parse_kinds(text: str | Sequence[str] | None) -> tuple[str, ...]:
     return () if kinds in ((), ("none",)) else kinds
 
 
-def default_occluder(kinds: Sequence[str], seed: int) -> Occluder:
-    """The library's evaluation occlusion (`mimicgait.data.occlusion.eval_occlusion`) for these kinds."""
-    from mimicgait.data.occlusion import eval_occlusion
+def default_occluder(kinds: Sequence[str], seed: int, pool: OccluderPool | None = None,
+                     wild_range: tuple[float, float] | None = None) -> Occluder:
+    """The library's evaluation occlusion (`mimicgait.data.occlusion.eval_occlusion`) for these kinds.
 
-    kinds = list(kinds)
+    `pool`: the other walkers a crowd draws from (the evaluated sequences); `wild_range`: the wild
+    kinds' amount range (default `WILD_RANGE`)."""
+    from mimicgait.data.occlusion import WILD_RANGE, check_kind, eval_occlusion
+
+    kinds = [check_kind(k) for k in kinds]
+    if "crowd" in kinds and pool is None:
+        from mimicgait.data.occlusion.pool import require_pool
+
+        require_pool(pool)
+    wild = WILD_RANGE if wild_range is None else wild_range
 
     def occlude(frames: np.ndarray, key: tuple[str, str, str], role: str) -> tuple[np.ndarray, str, float]:
-        return eval_occlusion(frames, kinds, seed, key, role)
+        return eval_occlusion(frames, kinds, seed, key, role, wild_range=wild, pool=pool)
 
     return occlude
+
+
+def occluder_pool(kinds: Sequence[str], store: StoreLike) -> OccluderPool | None:
+    """The crowd's other walkers when evaluating `store`: its own sequences (None without a crowd)."""
+    from mimicgait.data.occlusion import OccluderPool
+
+    return OccluderPool.from_store(store) if "crowd" in kinds else None
+
+
+def _has_wild(kinds: Sequence[str]) -> bool:
+    from mimicgait.data.occlusion import WILD_KINDS
+
+    return any(k in WILD_KINDS for k in kinds)
 
 
 def check_input_size(
@@ -82,9 +110,10 @@ def check_input_size(
         )
 
 
-#: Embeddings already computed for one model: (occlusion tag, store index) -> (embedding [C, P], kind).
-#: The tag is 'holistic', or (role, kinds, seed) for an occluded sequence; see `evaluate(cache=...)`.
-EmbeddingCache = dict[tuple[Any, int], tuple[torch.Tensor, str]]
+#: Embeddings already computed for one model: (occlusion tag, store index) -> (embedding [C, P], kind,
+#: frames dropped by the occlusion). The tag is 'holistic', or (role, kinds, seed) for an occluded
+#: sequence; see `evaluate(cache=...)`.
+EmbeddingCache = dict[tuple[Any, int], tuple[torch.Tensor, str, int]]
 
 
 class _Embedder:
@@ -100,22 +129,27 @@ class _Embedder:
         self.batch_size, self.max_frames, self.progress = batch_size, max_frames, progress
         self.cache, self.occlusion_tag = cache, occlusion_tag
 
-    def __call__(self, indices: np.ndarray, role: str, occlude: bool) -> tuple[torch.Tensor, np.ndarray]:
+    def __call__(self, indices: np.ndarray, role: str,
+                 occlude: bool) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+        """(embeddings [n, C, P], occlusion kind [n], frames dropped [n]) of store sequences `indices`."""
         occlude = occlude and self.occluder is not None
         if self.cache is None:
             return self._embed(indices, role, occlude)
         tag = (role, self.occlusion_tag) if occlude else "holistic"
         missing = np.array([i for i in indices.tolist() if (tag, i) not in self.cache], dtype=np.int64)
         if len(missing):
-            feats, kinds = self._embed(missing, role, occlude)
-            for i, f, k in zip(missing.tolist(), feats, kinds.tolist(), strict=True):
-                self.cache[(tag, i)] = (f, k)
+            feats, kinds, dropped = self._embed(missing, role, occlude)
+            for i, f, k, d in zip(missing.tolist(), feats, kinds.tolist(), dropped.tolist(), strict=True):
+                self.cache[(tag, i)] = (f, k, d)
         hits = [self.cache[(tag, i)] for i in indices.tolist()]
-        return torch.stack([f for f, _ in hits]), np.array([k for _, k in hits], dtype=str)
+        return (torch.stack([h[0] for h in hits]), np.array([h[1] for h in hits], dtype=str),
+                np.array([h[2] for h in hits], dtype=np.int64))
 
-    def _embed(self, indices: np.ndarray, role: str, occlude: bool) -> tuple[torch.Tensor, np.ndarray]:
+    def _embed(self, indices: np.ndarray, role: str,
+               occlude: bool) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
         keys = self.store.keys
         kinds = np.full(len(indices), "none", dtype=object)
+        dropped = np.zeros(len(indices), dtype=np.int64)
 
         def load(pos: int) -> np.ndarray:
             return self.store.frames(int(indices[pos]))
@@ -125,12 +159,13 @@ class _Embedder:
             def transform(frames: np.ndarray, pos: int) -> np.ndarray:
                 out, kind, _amount = self.occluder(frames, tuple(keys[int(indices[pos])]), role)
                 kinds[pos] = kind
+                dropped[pos] = len(frames) - len(out)
                 return out
 
         lengths = np.asarray(self.store.lengths)[indices]
         feats = extract_embeddings(self.embed_fn, load, lengths, self.batch_size, transform,
                                    self.max_frames, self.progress)
-        return feats, kinds.astype(str)
+        return feats, kinds.astype(str), dropped
 
 
 def evaluate(
@@ -150,7 +185,9 @@ def evaluate(
     """Evaluate `embed_fn` on `store` under `protocol`; return the report dict (see `report.py`).
 
     `occlusion` is a list of kinds (or 'top,bottom'; None/'none' for holistic data); `occluder`
-    overrides the library's occlusion function (tests, custom occlusions). `cache` (a dict the
+    overrides the library's occlusion function (tests, custom occlusions). A crowd occludes with
+    other walkers of `store` (`occluder_pool`); with a wild kind the report counts the frames
+    dropped per role (`counts.dropped_frames`). `cache` (a dict the
     caller keeps per model and store, empty at first) lets several evaluations of one model share
     embeddings: a sequence is embedded once per occlusion (kinds, seed, role) and once holistic; it
     cannot be combined with a custom `occluder`. Raises `ValueError` when the protocol's gallery or
@@ -164,7 +201,7 @@ def evaluate(
         raise UserError(f"--gallery-occlusion must be one of {', '.join(GALLERY_OCCLUSION)}")
     kinds = parse_kinds(occlusion)
     if kinds and occluder is None:
-        occluder = default_occluder(kinds, seed)
+        occluder = default_occluder(kinds, seed, occluder_pool(kinds, store))
     if not kinds:
         occluder = None
 
@@ -195,8 +232,8 @@ def evaluate(
 
     embed = _Embedder(embed_fn, store, occluder, batch_size, max_frames, progress, cache, (kinds, seed))
     probe_idx = np.unique(np.concatenate([g for g in groups.values() if len(g)]))
-    gallery_feats, gallery_kinds = embed(gallery_idx, "gallery", gallery_occlusion == "same")
-    probe_feats, probe_kinds = embed(probe_idx, "probe", True)
+    gallery_feats, gallery_kinds, gallery_dropped = embed(gallery_idx, "gallery", gallery_occlusion == "same")
+    probe_feats, probe_kinds, probe_dropped = embed(probe_idx, "probe", True)
 
     _, label_ids = np.unique(subjects, return_inverse=True)
     labels = torch.from_numpy(label_ids.astype(np.int64))
@@ -266,6 +303,10 @@ def evaluate(
 
     counts["probe_kinds"] = dict(Counter(probe_kinds.tolist()))
     counts["gallery_kinds"] = dict(Counter(gallery_kinds.tolist()))
+    if _has_wild(kinds):  # only then: reports of the paper's kinds stay exactly as they were
+        counts["dropped_frames"] = {"probe": int(probe_dropped.sum()), "gallery": int(gallery_dropped.sum())}
+        counts["frames"] = {"probe": int(np.asarray(store.lengths)[probe_idx].sum()),
+                            "gallery": int(np.asarray(store.lengths)[gallery_idx].sum())}
     for w in notes:
         log.warning("%s", w)
     return nan_to_none({

@@ -14,6 +14,20 @@ Kinds are named after the region hidden (x = the amount, a fraction of the frame
   when `reverse`); the half is `T // 2` (frames `t < T // 2` are the first half);
 - `none`.
 
+Occlusions as the wild makes them (`WILD_KINDS`; `wild` and one module per kind): each hides part of
+the walker as a person segmenter would see it, then re-aligns what is left as pretreatment does
+(crop to the visible box, scale to the frame height, centre; `realign`). Their `amount` is the
+fraction of the walker's silhouette pixels hidden over the sequence, drawn from `WILD_RANGE`
+(0.2-0.6) and met by searching the occluder's size; a frame with more than `DROP_ABOVE` of its
+walker hidden (or nothing left) is dropped, as a detector would lose the person:
+
+- `crowd`: another walker of the same split (an `OccluderPool`; never the walker's own subject),
+  mirrored, passes in front at a drawn speed, centred on the walker at a drawn frame; the walker's
+  pixels under them are removed and theirs are never added (`crowd`);
+- `object`: a bench, bicycle, fire hydrant, bin or pole standing on the ground line, passing
+  across the frame as the walker walks by (`object_shapes`);
+- `cut`: the detector's box misses the left, right, top or bottom of the walker (`cut`).
+
 Exact resize without floating point. Resizing a crop of h rows back to H rows with the half-pixel
 -centre bilinear convention (OpenCV INTER_LINEAR, PyTorch `align_corners=False`) reads output row i
 at source coordinate s = (i + 0.5) h / H - 0.5, clamped at 0, and blends rows floor(s) and
@@ -39,19 +53,33 @@ Frames may be bool, uint8 {0, 1} or {0, 255}, or float {0, 1}: the operations on
 take minima and write zeros, so the output keeps the input's dtype and value convention.
 
 Modules: `rules` (kinds, parameters, pixel arithmetic), `sequence` (one sequence, NumPy),
-`batch` (a whole batch, torch), `policy` (training and evaluation draws).
+`batch` (a whole batch, torch), `policy` (training and evaluation draws); for the wild kinds
+`pool` (other walkers), `rects` (rectangle occluders), `sprite`, `crowd`, `object_shapes`, `cut`,
+`realign` and `wild` (search, drop, re-align).
 """
 
 from __future__ import annotations
 
-from mimicgait.data.occlusion.batch import BatchOcclusion, draw_batch, occlude_batch, occlude_batch_with
+from mimicgait.data.occlusion.batch import (
+    BatchOcclusion,
+    draw_batch,
+    occlude_batch,
+    occlude_batch_detected,
+    occlude_batch_with,
+)
 from mimicgait.data.occlusion.policy import OcclusionPolicy, eval_draw, eval_occlusion
+from mimicgait.data.occlusion.pool import OccluderPool
 from mimicgait.data.occlusion.rules import (
+    ALL_KINDS,
     AMOUNT_RANGE,
+    CUT_SIDES,
+    DROP_ABOVE,
     KINDS,
     POLE_RANGE,
     SPEED_RANGE,
     SPEED_SCALE,
+    WILD_KINDS,
+    WILD_RANGE,
     Occlusion,
     check_kind,
     draw_occlusion,
@@ -60,14 +88,20 @@ from mimicgait.data.occlusion.rules import (
 from mimicgait.data.occlusion.sequence import apply_occlusion, occlude
 
 __all__ = [
+    "ALL_KINDS",
     "AMOUNT_RANGE",
     "BatchOcclusion",
+    "CUT_SIDES",
+    "DROP_ABOVE",
     "KINDS",
     "Occlusion",
+    "OccluderPool",
     "OcclusionPolicy",
     "POLE_RANGE",
     "SPEED_RANGE",
     "SPEED_SCALE",
+    "WILD_KINDS",
+    "WILD_RANGE",
     "apply_occlusion",
     "check_kind",
     "draw_batch",
@@ -76,6 +110,7 @@ __all__ = [
     "eval_occlusion",
     "occlude",
     "occlude_batch",
+    "occlude_batch_detected",
     "occlude_batch_with",
     "resize_rows",
 ]

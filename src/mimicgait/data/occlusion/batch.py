@@ -1,13 +1,22 @@
 """Occluding a whole batch `[N, S, H, W]` in one call with torch, on the batch's device (training).
 
 The same rules as `sequence.occlude`, vectorised over sequences; binary frames are processed as machine
-words for speed. Results equal the NumPy form pixel for pixel."""
+words for speed. Results equal the NumPy form pixel for pixel. The wild kinds (`wild`) may drop
+frames: `occlude_batch_detected` returns each sequence's kept frames first and how many;
+`occlude_batch_with` (training) fills the dropped ones by repeating the kept ones, so a batch keeps
+its shape and lengths.
+
+Size: over 300 lines because the paper's kinds and the wild kinds of one batch are applied in one
+vectorised pass each, with the index arithmetic that keeps them equal to the NumPy forms.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from mimicgait.data.occlusion.rules import (
@@ -19,25 +28,49 @@ from mimicgait.data.occlusion.rules import (
     _POLE,
     _SPEED_SHIFT,
     _TOP,
+    _WILD_INDICES,
+    ALL_KINDS,
     AMOUNT_RANGE,
     KINDS,
     SPEED_RANGE,
     SPEED_SCALE,
+    WILD_KINDS,
     Occlusion,
     _rows,
     check_kind,
 )
 
+if TYPE_CHECKING:
+    from mimicgait.data.occlusion.pool import OccluderPool
+
 
 @dataclass
 class BatchOcclusion:
-    """The drawn occlusions of a batch as tensors [N] (kind indexes `KINDS`), on the CPU."""
+    """The drawn occlusions of a batch as tensors [N] (kind indexes `ALL_KINDS`), on the CPU.
 
-    kind: torch.Tensor  # [N] long, index into KINDS
+    The wild kinds' fields (`variant`, `offset`, `phase`, `source`; see `Occlusion`) default to
+    zeros (source -1) when not given."""
+
+    kind: torch.Tensor  # [N] long, index into ALL_KINDS
     amount: torch.Tensor  # [N] float64
     width: torch.Tensor  # [N] float64
     speed: torch.Tensor  # [N] float64
     reverse: torch.Tensor  # [N] bool
+    variant: torch.Tensor | None = None  # [N] long
+    offset: torch.Tensor | None = None  # [N] float64
+    phase: torch.Tensor | None = None  # [N] float64
+    source: torch.Tensor | None = None  # [N] long
+
+    def __post_init__(self) -> None:
+        n = self.kind.numel()
+        if self.variant is None:
+            self.variant = torch.zeros(n, dtype=torch.long)
+        if self.offset is None:
+            self.offset = torch.zeros(n, dtype=torch.float64)
+        if self.phase is None:
+            self.phase = torch.zeros(n, dtype=torch.float64)
+        if self.source is None:
+            self.source = torch.full((n,), -1, dtype=torch.long)
 
     @classmethod
     def from_list(cls, occs: Sequence[Occlusion]) -> BatchOcclusion:
@@ -49,14 +82,20 @@ class BatchOcclusion:
             torch.tensor([o.width for o in occs], dtype=f64),
             torch.tensor([o.speed for o in occs], dtype=f64),
             torch.tensor([o.reverse for o in occs], dtype=torch.bool),
+            torch.tensor([o.variant for o in occs], dtype=torch.long),
+            torch.tensor([o.offset for o in occs], dtype=f64),
+            torch.tensor([o.phase for o in occs], dtype=f64),
+            torch.tensor([o.source for o in occs], dtype=torch.long),
         )
 
     def to_list(self) -> list[Occlusion]:
         """Per-sequence `Occlusion`s (for the numpy form or for logging)."""
         return [
-            Occlusion(KINDS[int(k)], float(a), float(w), float(s), bool(r))
-            for k, a, w, s, r in zip(
-                self.kind, self.amount, self.width, self.speed, self.reverse, strict=True
+            Occlusion(ALL_KINDS[int(k)], float(a), float(w), float(s), bool(r), int(v), float(o), float(p),
+                      int(src))
+            for k, a, w, s, r, v, o, p, src in zip(
+                self.kind, self.amount, self.width, self.speed, self.reverse, self.variant, self.offset,
+                self.phase, self.source, strict=True
             )
         ]
 
@@ -78,11 +117,15 @@ def draw_batch(
     generator: torch.Generator | None = None,
     classes: Sequence[str] = KINDS,
     amount_range: tuple[float, float] = AMOUNT_RANGE,
+    *,
+    pool: OccluderPool | None = None,
+    subjects: Sequence[str] | None = None,
 ) -> BatchOcclusion:
     """Complete a batch's kinds and amounts with direction, speed, patch width and changing order.
 
     Always draws three uniforms per sequence from `generator`, so the stream does not depend on
-    which kinds were chosen.
+    which kinds were chosen; when `classes` hold a wild kind, `wild.DRAWS` more per sequence after
+    them (a crowd picks its other walker from `pool`, never of the sequence's subject in `subjects`).
     """
     kind = _kind_indices(kinds, classes)  # [N]
     amount = torch.as_tensor(amounts).detach().to("cpu", torch.float64).reshape(-1)  # [N]
@@ -96,7 +139,24 @@ def draw_batch(
     speed = torch.where(moving, SPEED_RANGE[0] + (SPEED_RANGE[1] - SPEED_RANGE[0]) * u[:, 1], 0.0)
     reverse = (u[:, 2] < 0.5) & (moving | (kind == _CHANGING))
     amount = torch.where(kind == 0, 0.0, amount)
-    return BatchOcclusion(kind, amount, width, speed, reverse)
+    occ = BatchOcclusion(kind, amount, width, speed, reverse)
+    if any(c in WILD_KINDS for c in classes):
+        _draw_wild_fields(occ, generator, device, pool, subjects)
+    return occ
+
+
+def _draw_wild_fields(occ: BatchOcclusion, generator: torch.Generator | None, device: torch.device,
+                      pool: OccluderPool | None, subjects: Sequence[str] | None) -> None:
+    """Fill the wild sequences' fields of `occ` from `wild.DRAWS` uniforms per sequence."""
+    from mimicgait.data.occlusion.wild import DRAWS, draw_wild
+
+    n = occ.kind.numel()
+    u = torch.rand(n, DRAWS, generator=generator, device=device, dtype=torch.float64).cpu().numpy()  # [N, 5]
+    for i in np.flatnonzero(np.isin(occ.kind.numpy(), _WILD_INDICES)).tolist():
+        subject = None if subjects is None else str(subjects[i])
+        drawn = draw_wild(ALL_KINDS[int(occ.kind[i])], float(occ.amount[i]), u[i], pool, subject)
+        occ.speed[i], occ.reverse[i], occ.variant[i] = drawn.speed, drawn.reverse, drawn.variant
+        occ.offset[i], occ.phase[i], occ.source[i] = drawn.offset, drawn.phase, drawn.source
 
 
 def occlude_batch(
@@ -106,20 +166,80 @@ def occlude_batch(
     lengths: torch.Tensor | Sequence[int] | None = None,
     generator: torch.Generator | None = None,
     classes: Sequence[str] = KINDS,
+    *,
+    pool: OccluderPool | None = None,
+    subjects: Sequence[str] | None = None,
 ) -> torch.Tensor:
     """Occlude a batch `[N, S, H, W]` in one call, a kind and amount per sequence, on its device.
 
     `kinds`: names, or a class-index tensor into `classes` (e.g. `policy.classes` with the indices
     from `policy.sample`). Per-sequence randomness comes from `generator`. `lengths` [N] (valid
-    frames per sequence, the rest padding) sets where `changing` switches; default all S.
+    frames per sequence, the rest padding) sets where `changing` switches; default all S. A crowd
+    draws its other walker from `pool`, never of the sequence's own subject in `subjects`.
     """
-    return occlude_batch_with(sils, draw_batch(kinds, amounts, generator, classes), lengths)
+    occ = draw_batch(kinds, amounts, generator, classes, pool=pool, subjects=subjects)
+    return occlude_batch_with(sils, occ, lengths, pool)
 
 
 def occlude_batch_with(
+    sils: torch.Tensor, occ: BatchOcclusion, lengths: torch.Tensor | Sequence[int] | None = None,
+    pool: OccluderPool | None = None,
+) -> torch.Tensor:
+    """Apply drawn batch occlusions to `[N, S, H, W]`; returns a new tensor of the same dtype/device.
+
+    Frames a wild kind drops are filled by repeating the sequence's kept frames (`wild.refill`)."""
+    out, kept = occlude_batch_detected(sils, occ, lengths, pool)
+    wild = np.isin(occ.kind.numpy(), _WILD_INDICES)
+    if not wild.any():
+        return out
+    from mimicgait.data.occlusion.wild import refill
+
+    length = _lengths(lengths, sils.shape[0], sils.shape[1]).numpy()
+    return refill(out, kept, length)
+
+
+def _lengths(lengths: torch.Tensor | Sequence[int] | None, n: int, s: int) -> torch.Tensor:
+    if lengths is None:
+        return torch.full((n,), s, dtype=torch.long)
+    length = torch.as_tensor(lengths).detach().to("cpu", torch.long).reshape(-1)
+    if length.numel() != n:
+        raise ValueError(f"got {length.numel()} lengths for a batch of {n} sequences")
+    return length
+
+
+def occlude_batch_detected(
+    sils: torch.Tensor, occ: BatchOcclusion, lengths: torch.Tensor | Sequence[int] | None = None,
+    pool: OccluderPool | None = None,
+) -> tuple[torch.Tensor, np.ndarray]:
+    """Like `occlude_batch_with`, but a wild kind's kept frames come first and zeros after:
+    -> (frames `[N, S, H, W]`, kept frames per sequence int64 [N]; the length for the paper's kinds)."""
+    wild = np.isin(occ.kind.numpy(), _WILD_INDICES)
+    if wild.all() and sils.dim() == 4 and occ.kind.numel() == sils.shape[0] and sils.numel():
+        out = None  # every sequence is a wild one: nothing for the paper's kinds to copy
+    else:
+        out = _occlude_paper_kinds(sils, occ, lengths)
+    length = _lengths(lengths, sils.shape[0], sils.shape[1]).numpy()
+    if not wild.any() or sils.numel() == 0:
+        return out, length
+    from mimicgait.data.occlusion.wild import occlude_wild_batch
+
+    occs = occ.to_list()
+    if out is None:
+        part = occlude_wild_batch(sils, occs, length, pool)
+        return part.frames, part.kept
+    idx = np.flatnonzero(wild)
+    index = torch.from_numpy(idx).to(sils.device)
+    part = occlude_wild_batch(sils.index_select(0, index), [occs[i] for i in idx], length[idx], pool)
+    out[index] = part.frames
+    kept = length.copy()
+    kept[idx] = part.kept
+    return out, kept
+
+
+def _occlude_paper_kinds(
     sils: torch.Tensor, occ: BatchOcclusion, lengths: torch.Tensor | Sequence[int] | None = None
 ) -> torch.Tensor:
-    """Apply drawn batch occlusions to `[N, S, H, W]`; returns a new tensor of the same dtype/device."""
+    """The paper's kinds of `occlude_batch_with`; sequences of a wild kind are copied unchanged."""
     if sils.dim() != 4:
         raise ValueError(f"expected silhouettes of shape (N, S, H, W), got shape {tuple(sils.shape)}")
     n, s, h, w = sils.shape

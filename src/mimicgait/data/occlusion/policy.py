@@ -9,7 +9,17 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from mimicgait.data.occlusion.rules import AMOUNT_RANGE, POLE_RANGE, Occlusion, check_kind, draw_occlusion
+from mimicgait.data.occlusion.pool import OccluderPool
+from mimicgait.data.occlusion.rules import (
+    AMOUNT_RANGE,
+    POLE_RANGE,
+    WILD_KINDS,
+    WILD_RANGE,
+    Occlusion,
+    check_kind,
+    check_range,
+    draw_occlusion,
+)
 from mimicgait.data.occlusion.sequence import occlude
 from mimicgait.errors import UserError
 
@@ -20,6 +30,8 @@ class OcclusionPolicy:
     `OcclusionPolicy({'top': 0.5, 'bottom': 0.5})`; what the probabilities leave is `none`.
     `classes` is `('none', *kinds with p > 0 in the given order)`; class indices refer to it.
     Calling it on one sequence returns (occluded, holistic, class index, amount; 0 for none).
+    The wild kinds draw their amount (a fraction of the walker's pixels) from `wild_range`; a crowd
+    needs an `OccluderPool` of the same split (`needs_pool`), given where it occludes.
     """
 
     def __init__(
@@ -27,6 +39,7 @@ class OcclusionPolicy:
         probabilities: Mapping[str, float],
         amount_range: tuple[float, float] = AMOUNT_RANGE,
         pole_range: tuple[float, float] = POLE_RANGE,
+        wild_range: tuple[float, float] = WILD_RANGE,
     ) -> None:
         for kind, p in probabilities.items():
             check_kind(kind)
@@ -43,6 +56,7 @@ class OcclusionPolicy:
                 raise UserError(f"{name} must satisfy 0 <= low <= high < 1, got {(lo, hi)}")
         self.amount_range = (float(amount_range[0]), float(amount_range[1]))
         self.pole_range = (float(pole_range[0]), float(pole_range[1]))
+        self.wild_range = check_range("wild_range", wild_range)
         kinds = [k for k, p in probabilities.items() if k != "none" and p > 0]
         self.classes: tuple[str, ...] = ("none", *kinds)
         probs = [float(probabilities[k]) for k in kinds]
@@ -53,24 +67,33 @@ class OcclusionPolicy:
         pairs = ", ".join(f"{k!r}: {p:.3g}" for k, p in zip(self.classes, self.probabilities, strict=True))
         return f"OcclusionPolicy({{{pairs}}}, amount_range={self.amount_range})"
 
-    def draw(self, rng: np.random.Generator | None = None) -> Occlusion:
+    @property
+    def needs_pool(self) -> bool:
+        """Whether a kind of this policy (a crowd) draws other walkers from an `OccluderPool`."""
+        return "crowd" in self.classes
+
+    def draw(self, rng: np.random.Generator | None = None, *, pool: OccluderPool | None = None,
+             subject: str | None = None) -> Occlusion:
         """Draw one sequence's occlusion (kind by probability, then its random choices)."""
         rng = np.random.default_rng() if rng is None else rng
         index = min(int(np.searchsorted(self._cumulative, rng.random(), side="right")), len(self.classes) - 1)
-        return draw_occlusion(self.classes[index], rng, None, self.amount_range, self.pole_range)
+        return draw_occlusion(self.classes[index], rng, None, self.amount_range, self.pole_range,
+                              wild_range=self.wild_range, pool=pool, subject=subject)
 
     def __call__(
-        self, frames: np.ndarray, rng: np.random.Generator | None = None
+        self, frames: np.ndarray, rng: np.random.Generator | None = None, *,
+        pool: OccluderPool | None = None, subject: str | None = None,
     ) -> tuple[np.ndarray, np.ndarray, int, float]:
-        """(occluded, holistic, class index into `classes`, amount) for one sequence `[T, H, W]`."""
-        occ = self.draw(rng)
-        return occlude(frames, occ), frames, self.classes.index(occ.kind), occ.amount
+        """(occluded, holistic, class index into `classes`, amount) for one sequence `[T, H, W]`
+        (a wild kind's occluded sequence may be shorter: frames the detector loses are dropped)."""
+        occ = self.draw(rng, pool=pool, subject=subject)
+        return occlude(frames, occ, pool), frames, self.classes.index(occ.kind), occ.amount
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw kinds and amounts for a batch: (class index LongTensor [n], amount FloatTensor [n]).
 
         Draws on the generator's device (CPU by default). Amounts are 0 for `none`; the pole's come
-        from `pole_range`, the others' from `amount_range`.
+        from `pole_range`, the wild kinds' from `wild_range`, the others' from `amount_range`.
         """
         device = generator.device if generator is not None else torch.device("cpu")
         probs = torch.tensor(self.probabilities, dtype=torch.float64, device=device)
@@ -83,6 +106,10 @@ class OcclusionPolicy:
         is_pole = torch.tensor([c == "pole" for c in self.classes], device=device)[kind]
         lo = torch.where(is_pole, self.pole_range[0], self.amount_range[0])
         hi = torch.where(is_pole, self.pole_range[1], self.amount_range[1])
+        if any(c in WILD_KINDS for c in self.classes):
+            is_wild = torch.tensor([c in WILD_KINDS for c in self.classes], device=device)[kind]
+            lo = torch.where(is_wild, self.wild_range[0], lo)
+            hi = torch.where(is_wild, self.wild_range[1], hi)
         amount = torch.where(kind == 0, 0.0, lo + (hi - lo) * u)
         return kind, amount.float()
 
@@ -100,8 +127,12 @@ def eval_draw(
     role: str,
     amount_range: tuple[float, float] = AMOUNT_RANGE,
     pole_range: tuple[float, float] = POLE_RANGE,
+    *,
+    wild_range: tuple[float, float] = WILD_RANGE,
+    pool: OccluderPool | None = None,
 ) -> Occlusion:
-    """The evaluation occlusion of one sequence, a pure function of (seed, key, role).
+    """The evaluation occlusion of one sequence, a pure function of (seed, key, role) (and, for a
+    crowd, of the pool: the evaluated sequences, of which it picks one of another subject than key[0]).
 
     The kind is drawn uniformly from `kinds`, then its amount and motion. The RNG is seeded from a
     blake2b hash of the arguments, so the draw does not depend on loading order, batch
@@ -113,7 +144,8 @@ def eval_draw(
         check_kind(kind)
     rng = np.random.default_rng(_stable_seed("mimicgait-eval-occlusion", seed, *key, role))
     kind = kinds[int(rng.integers(len(kinds)))]
-    return draw_occlusion(kind, rng, None, amount_range, pole_range)
+    return draw_occlusion(kind, rng, None, amount_range, pole_range, wild_range=wild_range, pool=pool,
+                          subject=str(key[0]) if key else None)
 
 
 def eval_occlusion(
@@ -123,11 +155,15 @@ def eval_occlusion(
     key: tuple,
     role: str,
     amount_range: tuple[float, float] = AMOUNT_RANGE,
+    *,
+    wild_range: tuple[float, float] = WILD_RANGE,
+    pool: OccluderPool | None = None,
 ) -> tuple[np.ndarray, str, float]:
     """Reproducible evaluation occlusion: (occluded frames, kind, amount).
 
     Key = (subject, condition, view) and role = 'probe' or 'gallery' in the paper's protocol, where
-    probe and gallery are occluded independently. See `eval_draw`.
+    probe and gallery are occluded independently. See `eval_draw`. A wild kind may return fewer
+    frames than it was given (frames a detector would lose).
     """
-    occ = eval_draw(kinds, seed, key, role, amount_range)
-    return occlude(frames, occ), occ.kind, occ.amount
+    occ = eval_draw(kinds, seed, key, role, amount_range, wild_range=wild_range, pool=pool)
+    return occlude(frames, occ, pool), occ.kind, occ.amount

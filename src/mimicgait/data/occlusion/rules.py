@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mimicgait.errors import UserError
 
+if TYPE_CHECKING:
+    from mimicgait.data.occlusion.pool import OccluderPool
+
+#: The paper's synthetic kinds (the defaults everywhere; `ALL_KINDS` adds the kinds seen in the wild).
 KINDS: tuple[str, ...] = ("none", "top", "bottom", "middle", "patch", "pole", "changing")
+#: Occlusions as the wild makes them (`wild`): another walker, a static object, a detector's cut.
+WILD_KINDS: tuple[str, ...] = ("crowd", "object", "cut")
+ALL_KINDS: tuple[str, ...] = KINDS + WILD_KINDS
 #: Default amount range R (fraction of the frame height / patch size) and pole width range Rt.
 AMOUNT_RANGE: tuple[float, float] = (0.4, 0.6)
 POLE_RANGE: tuple[float, float] = (0.2, 0.4)
@@ -18,21 +26,32 @@ POLE_RANGE: tuple[float, float] = (0.2, 0.4)
 SPEED_RANGE: tuple[float, float] = (0.5, 1.0)
 #: Speeds are held as integer multiples of 1 / SPEED_SCALE px/frame.
 SPEED_SCALE = 1024
+#: Default range of a wild kind's amount: the fraction of the walker's silhouette pixels hidden.
+WILD_RANGE: tuple[float, float] = (0.2, 0.6)
+#: A frame with more than this fraction of its walker pixels hidden is dropped (the detector loses them).
+DROP_ABOVE = 0.8
+#: Cut sides (`Occlusion.variant` of a cut), in order.
+CUT_SIDES: tuple[str, ...] = ("left", "right", "top", "bottom")
 _SPEED_SHIFT = 10  # log2(SPEED_SCALE): positions use a shift, exact for non-negative integers
 
-_KIND_INDEX = {k: i for i, k in enumerate(KINDS)}
+_KIND_INDEX = {k: i for i, k in enumerate(ALL_KINDS)}  # the paper's kinds keep their indices
 _TOP, _BOTTOM, _MIDDLE, _PATCH, _POLE, _CHANGING = (
     _KIND_INDEX[k] for k in ("top", "bottom", "middle", "patch", "pole", "changing")
 )
+_WILD_INDICES: tuple[int, ...] = tuple(_KIND_INDEX[k] for k in WILD_KINDS)
 
 
 @dataclass(frozen=True)
 class Occlusion:
     """Every random choice of one sequence's occlusion; `occlude` applies it deterministically.
 
-    `amount`: hidden fraction (height for top/bottom/middle/changing/patch, width for pole).
-    `width`: the patch's width fraction (patch only). `speed`: px/frame (patch, pole).
-    `reverse`: right-to-left motion (patch, pole) or bottom-first (changing).
+    `amount`: hidden fraction (height for top/bottom/middle/changing/patch, width for pole; for the
+    wild kinds the fraction of the walker's silhouette pixels). `width`: the patch's width fraction
+    (patch only). `speed`: px/frame (patch, pole, crowd, object). `reverse`: right-to-left motion
+    (patch, pole, crowd, object) or bottom-first (changing). Wild kinds only: `variant` (the cut's
+    side in `CUT_SIDES`, the object's shape in `object_shapes.SHAPES`), `offset` (when the occluder
+    is centred on the walker, a fraction of the sequence), `phase` (the other walker's first frame,
+    a fraction of their sequence) and `source` (the other walker's entry in the `OccluderPool`).
     """
 
     kind: str
@@ -40,6 +59,10 @@ class Occlusion:
     width: float = 0.0
     speed: float = 0.0
     reverse: bool = False
+    variant: int = 0
+    offset: float = 0.0
+    phase: float = 0.0
+    source: int = -1
 
     def __post_init__(self) -> None:
         check_kind(self.kind)
@@ -49,13 +72,23 @@ class Occlusion:
             raise UserError(f"patch width fraction must lie in [0, 1], got {self.width}")
         if self.speed < 0:
             raise UserError(f"patch speed must be >= 0 px/frame, got {self.speed}")
+        if not (0.0 <= self.offset <= 1.0 and 0.0 <= self.phase < 1.0 and self.variant >= 0):
+            raise UserError(f"occlusion offset and phase must lie in [0, 1], got {self.offset}, {self.phase}")
 
 
 def check_kind(kind: str) -> str:
     """Return `kind` if it is a known occlusion kind, else raise naming the valid ones."""
     if kind not in _KIND_INDEX:
-        raise UserError(f"unknown occlusion kind {kind!r}; choose from {', '.join(KINDS)}")
+        raise UserError(f"unknown occlusion kind {kind!r}; choose from {', '.join(ALL_KINDS)}")
     return kind
+
+
+def check_range(name: str, bounds: tuple[float, float]) -> tuple[float, float]:
+    """`bounds` as floats if 0 <= low <= high < 1, else a `UserError` naming `name`."""
+    lo, hi = float(bounds[0]), float(bounds[1])
+    if not 0.0 <= lo <= hi < 1.0:
+        raise UserError(f"{name} must satisfy 0 <= low <= high < 1, got {(lo, hi)}")
+    return lo, hi
 
 
 def draw_occlusion(
@@ -64,12 +97,24 @@ def draw_occlusion(
     amount: float | None = None,
     amount_range: tuple[float, float] = AMOUNT_RANGE,
     pole_range: tuple[float, float] = POLE_RANGE,
+    *,
+    wild_range: tuple[float, float] = WILD_RANGE,
+    pool: OccluderPool | None = None,
+    subject: str | None = None,
 ) -> Occlusion:
-    """Draw the random choices of one occlusion of `kind` (amount from the range unless given)."""
+    """Draw the random choices of one occlusion of `kind` (amount from the range unless given).
+
+    A crowd picks its other walker from `pool`, never one of `subject`'s sequences."""
     check_kind(kind)
     if kind == "none":
         return Occlusion("none")
     rng = np.random.default_rng() if rng is None else rng
+    if kind in WILD_KINDS:
+        from mimicgait.data.occlusion.wild import DRAWS, draw_wild
+
+        if amount is None:
+            amount = float(rng.uniform(*wild_range))
+        return draw_wild(kind, float(amount), rng.random(DRAWS), pool, subject)
     if amount is None:
         amount = float(rng.uniform(*(pole_range if kind == "pole" else amount_range)))
     if kind in ("patch", "pole"):

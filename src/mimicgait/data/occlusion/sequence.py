@@ -1,4 +1,7 @@
-"""Occluding one sequence `[T, H, W]` with NumPy: the reference implementation (evaluation, inspection)."""
+"""Occluding one sequence `[T, H, W]` with NumPy: the reference implementation (evaluation, inspection).
+
+The paper's kinds keep every frame; the wild kinds (`wild`) may drop frames, so their output can be
+shorter than the input."""
 
 from __future__ import annotations
 
@@ -6,8 +9,10 @@ import functools
 
 import numpy as np
 
+from mimicgait.data.occlusion.pool import OccluderPool
 from mimicgait.data.occlusion.rules import (
     SPEED_SCALE,
+    WILD_KINDS,
     Occlusion,
     _crop_rows,
     _span,
@@ -45,14 +50,21 @@ def _moving_columns(length: int, width: int, span: int, speed: float, reverse: b
     return (cols[None, :] >= left[:, None]) & (cols[None, :] < left[:, None] + span)
 
 
-def occlude(frames: np.ndarray, occ: Occlusion) -> np.ndarray:
-    """Apply one drawn occlusion to a sequence `[T, H, W]`; returns a new array, same dtype/values."""
+def occlude(frames: np.ndarray, occ: Occlusion, pool: OccluderPool | None = None) -> np.ndarray:
+    """Apply one drawn occlusion to a sequence `[T, H, W]`; returns a new array, same dtype/values.
+
+    A wild kind returns the frames a detector keeps, re-aligned (`wild.occlude_wild`); a crowd reads
+    its other walker from `pool`."""
     frames = np.asarray(frames)
     if frames.ndim != 3:
         raise ValueError(f"expected frames of shape (T, H, W), got shape {frames.shape}")
     length, height, width = frames.shape
     if length == 0 or height == 0 or width == 0 or occ.kind == "none":
         return frames.copy()
+    if occ.kind in WILD_KINDS:
+        from mimicgait.data.occlusion.wild import occlude_wild
+
+        return occlude_wild(frames, occ, pool)
     if occ.kind in ("top", "bottom", "changing"):
         out = np.empty_like(frames, order="C")
         crop = _crop_rows(occ.amount, height)
@@ -82,7 +94,9 @@ def occlude(frames: np.ndarray, occ: Occlusion) -> np.ndarray:
 
 
 def apply_occlusion(
-    frames: np.ndarray, kind: str, amount: float | None = None, rng: np.random.Generator | None = None
+    frames: np.ndarray, kind: str, amount: float | None = None, rng: np.random.Generator | None = None,
+    *, pool: OccluderPool | None = None, subject: str | None = None,
 ) -> np.ndarray:
-    """Occlude a whole sequence `[T, H, W]` with `kind` (amount drawn from R = (0.4, 0.6) if None)."""
-    return occlude(frames, draw_occlusion(kind, rng, amount))
+    """Occlude a whole sequence `[T, H, W]` with `kind` (amount drawn from R = (0.4, 0.6) if None, or
+    from `WILD_RANGE` for a wild kind); a crowd draws another walker than `subject` from `pool`."""
+    return occlude(frames, draw_occlusion(kind, rng, amount, pool=pool, subject=subject), pool)

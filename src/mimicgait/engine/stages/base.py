@@ -10,14 +10,14 @@ in the constructor; settings no stage of its kind can train with (a batch withou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from mimicgait.data.occlusion import OcclusionPolicy, occlude_batch
+from mimicgait.data.occlusion import OccluderPool, OcclusionPolicy, occlude_batch
 from mimicgait.engine.augment import Augment
 from mimicgait.engine.data import TrainingData
 from mimicgait.engine.preprocess import Preprocess
@@ -29,12 +29,16 @@ Logs = dict[str, Tensor | float]
 @dataclass(frozen=True)
 class BatchInputs:
     """How a stage turns a collated batch into model inputs: augmentation, then occlusion by
-    `policy` (None: holistic input only), then preprocessing; `frame_size` is the stored frames'."""
+    `policy` (None: holistic input only), then preprocessing; `frame_size` is the stored frames'.
+    `pool`: the other walkers of a crowd occlusion, built from the training store whose sequence
+    indices the batches carry (`Stage` sets it from `TrainingData.occluder_pool` when the policy
+    needs one)."""
 
     preprocess: Preprocess
     augment: Augment
     policy: OcclusionPolicy | None
     frame_size: tuple[int, int]
+    pool: OccluderPool | None = None
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -51,8 +55,12 @@ class BatchInputs:
         out = {"holistic": self.preprocess(sils)}
         if self.policy is not None:
             kind, amount = self.policy.sample(sils.shape[0], generator)
+            subjects = None
+            if self.pool is not None:  # the walkers' own subjects, never their own occluders
+                subjects = self.pool.subjects[batch["indices"].cpu().numpy()]
             occluded = occlude_batch(
-                sils, kind, amount, batch["lengths"], generator, classes=self.policy.classes
+                sils, kind, amount, batch["lengths"], generator, classes=self.policy.classes,
+                pool=self.pool, subjects=subjects,
             )
             out.update(occluded=self.preprocess(occluded), kind=kind.to(sils.device),
                        amount=amount.to(sils.device))
@@ -89,6 +97,8 @@ class Stage:
         batch_inputs = parts.batch_inputs
         if self.occluded and batch_inputs.policy is None:
             raise ValueError(f"the {self.name} stage trains on occluded input: give BatchInputs a policy")
+        if getattr(batch_inputs.policy, "needs_pool", False) and batch_inputs.pool is None:
+            batch_inputs = replace(batch_inputs, pool=parts.data.occluder_pool())  # training subjects only
         self.data, self.batch_inputs, self.validation = parts.data, batch_inputs, parts.validation
         self.device = parts.device
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from mimicgait.data.occlusion import occlude_batch
+from mimicgait.data.occlusion import OccluderPool, occlude_batch
 from mimicgait.data.samplers import FrameSampler
 from mimicgait.engine.build import build_model
 from mimicgait.engine.stages.base import Logs, Stage, StageParts
@@ -80,6 +80,7 @@ class VENStage(Stage):
         rng = np.random.default_rng(self.validation.seed)
         gen = torch.Generator().manual_seed(self.validation.seed)
         sampler = FrameSampler("fixed", VAL_FRAMES)
+        pool = OccluderPool.from_store(store) if self.policy.needs_pool else None  # held-out walkers only
         correct = sq_err = count = 0.0
         for chunk in np.array_split(picks, max(1, len(picks) // 32)):
             sils = torch.from_numpy(
@@ -87,7 +88,8 @@ class VENStage(Stage):
             ).to(self.device)  # [n, S, H, W] uint8
             kind, amount = self.policy.sample(len(chunk), gen)
             occluded = self.preprocess(
-                occlude_batch(sils, kind, amount, None, gen, classes=self.policy.classes)
+                occlude_batch(sils, kind, amount, None, gen, classes=self.policy.classes, pool=pool,
+                              subjects=[store.keys[int(i)][0] for i in chunk])
             )
             n, s = occluded.shape[:2]
             _, logits, pred = self.module(occluded.reshape(n * s, *occluded.shape[2:]))

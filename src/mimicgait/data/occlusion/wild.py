@@ -1,0 +1,392 @@
+"""Occlusions as the wild makes them (`crowd`, `object`, `cut`): hide, drop, re-align.
+
+For every sequence: the occluder (`crowd`, `object_shapes`, `cut`) is a set of disjoint rectangles
+per frame whose size is set by a level in [0, 1]; the level is found by a grid and bisection
+(`search_levels`) so that the walker pixels hidden, over all valid
+frames, are the drawn `amount` of the walker's pixels (to within a row, a column or one step of
+scale). The walker's pixels under the occluder are removed. A frame with more than `drop_above` of
+its walker pixels hidden, or with nothing left, is dropped, as a detector would lose the person (at
+least one frame is kept: the one with most pixels left). What is left of each kept frame is
+re-aligned as pretreatment would (`realign`).
+
+The planning (rectangles, bisection, re-alignment maps, which frames survive) is NumPy on the CPU
+from integer counts and per-frame profiles, shared by both forms; the pixel work runs on NumPy
+arrays (`occlude_wild`) or on torch tensors on their device (`occlude_wild_batch`), so the two agree
+pixel for pixel. Counting is integral-image lookups (a cut's, running sums of the row and column
+profiles), and the pixel work covers only the columns the walker ever occupies.
+
+Size: about 390 lines because the level search, the drop rule and the re-alignment plan are shared
+by the NumPy and the torch form, and both forms must stay in step pixel for pixel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from mimicgait.data.occlusion import rects as rk
+from mimicgait.data.occlusion.crowd import CROWD_SPEED, crowd_geometry
+from mimicgait.data.occlusion.cut import cut_geometry
+from mimicgait.data.occlusion.object_shapes import (
+    OBJECT_SPEED,
+    OBJECT_TOLERANCE,
+    SHAPE_NAMES,
+    object_geometry,
+)
+from mimicgait.data.occlusion.pool import OccluderPool, require_pool
+from mimicgait.data.occlusion.realign import realign_maps, remap_np, remap_torch
+from mimicgait.data.occlusion.rules import CUT_SIDES, DROP_ABOVE, Occlusion
+
+#: The level search: a grid of SEARCH_GRID + 1 levels, then bisection steps (to 2**-13 in all).
+SEARCH_GRID = 8
+SEARCH_STEPS = 10
+#: How many draws in [0, 1) a wild occlusion takes, in order: variant or pool pick, speed,
+#: direction, offset, phase. Always all of them, so the stream does not depend on the kind.
+DRAWS = 5
+
+
+def draw_wild(kind: str, amount: float, u: np.ndarray, pool: OccluderPool | None,
+              subject: str | None) -> Occlusion:
+    """A wild occlusion of `kind` from `DRAWS` uniforms `u`; a crowd picks a walker of another subject."""
+    u = [float(x) for x in u]
+    offset = 0.25 + 0.5 * u[3]
+    if kind == "cut":
+        return Occlusion("cut", amount, variant=min(int(u[0] * len(CUT_SIDES)), len(CUT_SIDES) - 1))
+    if kind == "object":
+        speed = OBJECT_SPEED[0] + (OBJECT_SPEED[1] - OBJECT_SPEED[0]) * u[1]
+        variant = min(int(u[0] * len(SHAPE_NAMES)), len(SHAPE_NAMES) - 1)
+        return Occlusion("object", amount, speed=speed, reverse=u[2] < 0.5, variant=variant, offset=offset)
+    source = require_pool(pool).pick(u[0], subject)
+    speed = CROWD_SPEED[0] + (CROWD_SPEED[1] - CROWD_SPEED[0]) * u[1]
+    return Occlusion("crowd", amount, speed=speed, reverse=u[2] < 0.5, offset=offset, phase=u[4],
+                     source=source)
+
+
+def describe(occ: Occlusion) -> str:
+    """A short human description of a wild draw's variant (for pictures and logs)."""
+    if occ.kind == "cut":
+        return f"misses {CUT_SIDES[occ.variant]}"
+    if occ.kind == "object":
+        return SHAPE_NAMES[occ.variant]
+    return f"walker #{occ.source}"
+
+
+@dataclass(frozen=True)
+class WildResult:
+    """What a wild occlusion did to a request of N sequences of S frames.
+
+    `frames`: each sequence's kept, re-aligned frames first, zeros after (NumPy or torch, [N, S, H, W]);
+    `kept` int64 [N]; `keep` bool [N, S] (which input frames survived); `cover` [N, S, H, W], nonzero
+    where the occluder is, before re-alignment (same array type as `frames`); `hidden_fraction` float64 [N]
+    (walker pixels hidden / walker pixels, over valid frames); `variant` int64 [N] (the object
+    shape that stood there, see `object_shapes`; the drawn variant otherwise).
+    """
+
+    frames: Any
+    kept: np.ndarray
+    keep: np.ndarray
+    cover: Any
+    hidden_fraction: np.ndarray
+    variant: np.ndarray
+
+
+class _NumpyPixels:
+    """The pixel work on NumPy arrays."""
+
+    integral, count = staticmethod(rk.integral_np), staticmethod(rk.count_np)
+    remap = staticmethod(remap_np)
+
+    def __init__(self, frames: np.ndarray) -> None:
+        self.frames = frames
+
+    def walker(self, valid: np.ndarray) -> np.ndarray:
+        return (self.frames != 0) & valid[:, :, None, None]
+
+    def profiles(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.count_nonzero(mask, axis=3), np.count_nonzero(mask, axis=2)  # [N, S, H], [N, S, W]
+
+    def paint_bands(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return rows[:, :, None] & cols[:, None, :]  # [F, H, W]
+
+    def paint(self, rects: rk.Rects, frames: int, height: int, width: int) -> np.ndarray:
+        return rk.paint_np(rects, frames, height, width)
+
+    def hide(self, cover: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """Columns lo:hi of the frames, zero under `cover` [N*S, H, hi - lo]."""
+        part = self.frames[..., lo:hi]
+        return np.where(cover.reshape(part.shape), np.zeros((), part.dtype), part)
+
+    def uncrop(self, part: np.ndarray, width: int, lo: int, hi: int) -> np.ndarray:
+        out = np.zeros((*part.shape[:-1], width), dtype=bool)
+        out[..., lo:hi] = part
+        return out
+
+    def take(self, frames: np.ndarray, source: np.ndarray) -> np.ndarray:
+        out = frames[np.maximum(source, 0)]
+        out[source < 0] = 0
+        return out
+
+
+class _TorchPixels(_NumpyPixels):
+    """The pixel work on torch tensors, on their device; profiles come back to the CPU. Masks are
+    uint8 0/1 (bool tensors are slow to reduce and combine on the CPU)."""
+
+    integral = staticmethod(rk.integral_torch)
+    count = staticmethod(rk.count_torch)
+    remap = staticmethod(remap_torch)
+
+    def walker(self, valid: np.ndarray) -> torch.Tensor:
+        mask = self.frames.ne(0).view(torch.uint8)  # [N, S, H, W] 0/1
+        if not valid.all():
+            seq, t = np.nonzero(~valid)
+            mask[torch.from_numpy(seq).to(mask.device), torch.from_numpy(t).to(mask.device)] = 0
+        return mask
+
+    def profiles(self, mask: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        m16 = mask.to(torch.int16)  # counts per row or column fit: H, W < 2**15
+        rows, cols = m16.sum(3, dtype=torch.int16), m16.sum(2, dtype=torch.int16)
+        return rows.cpu().numpy().astype(np.int64), cols.cpu().numpy().astype(np.int64)
+
+    def paint_bands(self, rows: np.ndarray, cols: np.ndarray) -> torch.Tensor:
+        dev = self.frames.device
+        r, c = (torch.from_numpy(a.view(np.uint8)).to(dev) for a in (rows, cols))
+        return r[:, :, None] * c[:, None, :]  # [F, H, W] 0/1
+
+    def paint(self, rects: rk.Rects, frames: int, height: int, width: int) -> torch.Tensor:
+        return rk.paint_torch(rects, frames, height, width, self.frames.device)
+
+    def hide(self, cover: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
+        part = self.frames[..., lo:hi]
+        return keep_where(part, (1 - cover).view(part.shape))
+
+    def uncrop(self, part: torch.Tensor, width: int, lo: int, hi: int) -> torch.Tensor:
+        out = torch.zeros((*part.shape[:-1], width), dtype=torch.bool, device=part.device)
+        out[..., lo:hi] = part.bool()
+        return out
+
+    def take(self, frames: torch.Tensor, source: np.ndarray) -> torch.Tensor:
+        out = frames.index_select(0, torch.from_numpy(np.maximum(source, 0)).to(frames.device))
+        blank = np.flatnonzero(source < 0)
+        if len(blank):
+            out[torch.from_numpy(blank).to(frames.device)] = 0
+        return out
+
+
+def keep_where(frames: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """`frames` where the 0/1 uint8 `keep` (broadcastable) is 1, else 0; any dtype, fast on the CPU."""
+    if frames.dtype == torch.bool:
+        return frames & keep.bool()
+    return frames * keep.to(frames.dtype)
+
+
+def _boxes(rows_any: np.ndarray, cols_any: np.ndarray) -> np.ndarray:
+    """[..., H], [..., W] bool -> [..., 4] int64 inclusive boxes (y0, y1, x0, x1); junk where empty."""
+    h, w = rows_any.shape[-1], cols_any.shape[-1]
+    return np.stack([rows_any.argmax(-1), h - 1 - rows_any[..., ::-1].argmax(-1),
+                     cols_any.argmax(-1), w - 1 - cols_any[..., ::-1].argmax(-1)], axis=-1)
+
+
+def search_levels(count, amount: np.ndarray, total: np.ndarray, steps: int = SEARCH_STEPS,
+                  grid: int = SEARCH_GRID) -> np.ndarray:
+    """The level [N] in [0, 1] at which `count(level)` (walker pixels hidden [N]) is closest to
+    `amount * total`.
+
+    Hiding need not grow with the level (a walker can pass between a bench's legs or inside a wheel
+    once they are large), so a grid of `grid + 1` levels first brackets the first crossing of the
+    goal; bisection then narrows it, and the closer end wins (ties keep the lower level). Without a
+    crossing, the grid level closest to the goal is kept.
+    """
+    goal = amount * total  # [N]
+    n = len(goal)
+    levels = np.linspace(0.0, 1.0, grid + 1)  # [G]
+    counts = np.stack([count(np.full(n, level)) for level in levels])  # [G, N]
+    reached = counts >= goal[None, :]  # [G, N]
+    crossing = reached.any(0)
+    first = reached.argmax(0)  # [N] first grid level at or past the goal
+    nearest = np.abs(counts - goal[None, :]).argmin(0)
+    hi_index = np.where(crossing, first, nearest)
+    lo_index = np.where(crossing, np.maximum(first - 1, 0), nearest)
+    rows = np.arange(n)
+    lo, hi = levels[lo_index], levels[hi_index]
+    at_lo, at_hi = counts[lo_index, rows], counts[hi_index, rows]
+    for _ in range(steps):
+        narrowing = hi > lo
+        if not narrowing.any():
+            break
+        mid = (lo + hi) / 2
+        at_mid = count(mid)
+        below = (at_mid < goal) & narrowing
+        above = ~below & narrowing
+        lo, at_lo = np.where(below, mid, lo), np.where(below, at_mid, at_lo)
+        hi, at_hi = np.where(above, mid, hi), np.where(above, at_mid, at_hi)
+    return np.where(np.abs(at_hi - goal) < np.abs(at_lo - goal), hi, lo)
+
+
+def _run(px: _NumpyPixels, lengths: np.ndarray, kind: str, occs: list[Occlusion],
+         pool: OccluderPool | None, drop_above: float) -> WildResult:
+    """One kind over a request of N sequences `[N, S, H, W]` (see the module docstring)."""
+    n, s, h, w = px.frames.shape
+    valid = np.arange(s)[None, :] < lengths[:, None]  # [N, S]
+    walker = px.walker(valid)  # [N, S, H, W] bool
+    row_mass, col_mass = px.profiles(walker)  # [N, S, H], [N, S, W] walker pixels per row, column
+    rows_any = row_mass > 0
+    # Pixel work runs on the columns the walker ever occupies (lo:hi): outside them nothing is hidden.
+    used = np.flatnonzero(col_mass.reshape(-1, w).any(0))
+    lo, hi = (int(used[0]), int(used[-1]) + 1) if len(used) else (0, min(w, 1))
+    wc = hi - lo
+    per_frame = col_mass.sum(2)  # [N, S] walker pixels
+    total = per_frame.sum(1)  # [N]
+    field = {name: np.array([getattr(o, name) for o in occs]) for name in
+             ("amount", "speed", "reverse", "variant", "offset", "phase", "source")}
+    amount = field["amount"].astype(np.float64)
+    variant = field["variant"].astype(np.int64)
+    if kind == "cut":  # one band per frame: running sums of the row and column profiles suffice
+        row_prefix = np.zeros((n * s, h + 1), np.int64)
+        col_prefix = np.zeros((n * s, w + 1), np.int64)
+        np.cumsum(row_mass.reshape(n * s, h), axis=1, out=row_prefix[:, 1:])
+        np.cumsum(col_mass.reshape(n * s, w), axis=1, out=col_prefix[:, 1:])
+
+        def count(rects: rk.Rects) -> np.ndarray:
+            return rk.count_bands(rects, row_prefix, col_prefix)
+
+        def paint(rects: rk.Rects):
+            rows, cols = rk.band_masks(rects, n * s, h, w)
+            return px.paint_bands(rows, np.ascontiguousarray(cols[:, lo:hi]))
+    else:
+        integral = px.integral(walker.reshape(n * s, h, w)[:, :, lo:hi])  # [N*S, H+1, wc+1]
+
+        def count(rects: rk.Rects) -> np.ndarray:  # rectangles in columns lo:hi
+            return px.count(integral, rects)
+
+        def paint(rects: rk.Rects):
+            return px.paint(rects, n * s, h, wc)
+
+    def hidden_of(geometry, ids: np.ndarray):
+        """Walker pixels hidden per sequence of `ids` at their levels (one level per id)."""
+        def hidden(level: np.ndarray) -> np.ndarray:
+            full = np.zeros(n)
+            full[ids] = level
+            return count(geometry.rects(full, lo, hi)).reshape(n, s).sum(1)[ids]
+        return hidden
+
+    every = np.arange(n)
+    if kind == "cut":
+        geometry = cut_geometry(_boxes(rows_any, col_mass > 0), rows_any.any(2), variant, s, h, w)
+        level = search_levels(hidden_of(geometry, every), amount, total)
+    elif kind == "object":
+        level, variant, geometry = _object_levels(field, variant, lengths, (n, s, h, w), hidden_of,
+                                                  amount, total)
+    else:
+        pool = require_pool(pool)
+        others = [pool.frames(int(i)) for i in field["source"]]
+        geometry = crowd_geometry(others, field["phase"], field["speed"], field["reverse"], field["offset"],
+                                  lengths, s, h, w)
+        level = search_levels(hidden_of(geometry, every), amount, total)
+    rects = geometry.rects(level, lo, hi)
+    hidden = count(rects).reshape(n, s)  # [N, S]
+    cover = paint(rects)  # [N*S, H, W]
+    visible = px.hide(cover, lo, hi)  # [N, S, H, wc] frames without the hidden pixels (columns lo:hi)
+    left = per_frame - hidden  # [N, S]
+    keep = valid & (left > 0) & ~(hidden > drop_above * per_frame)
+    for i in np.flatnonzero(~keep.any(1) & (lengths > 0)):  # keep the best frame of a lost walker
+        keep[i, np.where(valid[i], left[i], -1).argmax()] = True
+    v_rows, v_mass = px.profiles(visible != 0)
+    mass = np.zeros((n * s, w), np.int64)
+    mass[:, lo:hi] = v_mass.reshape(n * s, wc)
+    rowmap, colmap = realign_maps(v_rows.reshape(n * s, h) > 0, mass)
+    colmap = np.where(colmap >= 0, colmap - lo, -1)  # visible pixels lie in lo:hi
+    aligned = px.remap(visible.reshape(n * s, h, wc), rowmap, colmap)  # [N*S, H, W]
+    kept = keep.sum(1)
+    source = np.full((n, s), -1, dtype=np.int64)  # kept frames first, in order
+    seq, t = np.nonzero(keep)
+    source[seq, np.arange(len(seq)) - np.repeat(np.cumsum(kept) - kept, kept)] = seq * s + t
+    out = px.take(aligned, source.reshape(-1)).reshape(n, s, h, w)
+    fraction = np.where(total > 0, hidden.sum(1) / np.maximum(total, 1), 0.0)
+    cover = px.uncrop(cover.reshape(n, s, h, wc), w, lo, hi)
+    return WildResult(out, kept.astype(np.int64), keep, cover, fraction, variant)
+
+
+def _object_levels(field: dict, drawn: np.ndarray, lengths: np.ndarray, shape: tuple[int, int, int, int],
+                   hidden_of, amount: np.ndarray, total: np.ndarray):
+    """Levels, shapes and geometry of the objects: the drawn shape, or the next in `SHAPES` order
+    that hides the amount to within `OBJECT_TOLERANCE` (else the closest tried)."""
+    n, s, h, w = shape
+    goal = amount * total
+
+    def build(shapes: np.ndarray, ids: np.ndarray | None = None):
+        return object_geometry(shapes, field["speed"], field["reverse"], field["offset"], lengths, s, h, w,
+                               ids)
+
+    variant, level = drawn.copy(), np.zeros(n)
+    miss = np.full(n, np.inf)
+    todo = np.arange(n)
+    for attempt in range(len(SHAPE_NAMES)):
+        shapes = (drawn + attempt) % len(SHAPE_NAMES)
+        geometry = build(shapes, todo)
+        found = search_levels(hidden_of(geometry, todo), amount[todo], total[todo])
+        full = np.zeros(n)
+        full[todo] = found
+        off = np.abs(hidden_of(geometry, todo)(found) - goal[todo])  # [len(todo)]
+        better = off < miss[todo]
+        chosen = todo[better]
+        variant[chosen], level[chosen], miss[chosen] = shapes[chosen], found[better], off[better]
+        todo = todo[miss[todo] > OBJECT_TOLERANCE * total[todo]]
+        if not len(todo):
+            break
+    return level, variant, build(variant)
+
+
+def occlude_wild_many(frames: np.ndarray, occs: list[Occlusion], lengths: np.ndarray,
+                      pool: OccluderPool | None = None, drop_above: float = DROP_ABOVE) -> WildResult:
+    """NumPy: wild occlusions `occs` (all one kind) of sequences `[N, S, H, W]` with `lengths` [N]."""
+    return _run(_NumpyPixels(np.asarray(frames)), np.asarray(lengths, np.int64), occs[0].kind, occs,
+                pool, drop_above)
+
+
+def occlude_wild(frames: np.ndarray, occ: Occlusion, pool: OccluderPool | None = None,
+                 drop_above: float = DROP_ABOVE) -> np.ndarray:
+    """NumPy: one sequence `[T, H, W]` under a wild occlusion -> its kept, re-aligned frames `[T', H, W]`."""
+    frames = np.asarray(frames)
+    result = occlude_wild_many(frames[None], [occ], np.array([len(frames)]), pool, drop_above)
+    return result.frames[0, : result.kept[0]]
+
+
+def occlude_wild_batch(sils: torch.Tensor, occs: list[Occlusion], lengths: np.ndarray,
+                       pool: OccluderPool | None = None, drop_above: float = DROP_ABOVE) -> WildResult:
+    """torch: `occlude_wild_many` for a batch `[N, S, H, W]` on its device (any mix of wild kinds)."""
+    lengths = np.asarray(lengths, np.int64)
+    n = sils.shape[0]
+    if len({o.kind for o in occs}) == 1:
+        return _run(_TorchPixels(sils), lengths, occs[0].kind, occs, pool, drop_above)
+    out = torch.zeros_like(sils)
+    cover = torch.zeros(sils.shape, dtype=torch.bool, device=sils.device)
+    kept = np.zeros(n, np.int64)
+    keep = np.zeros(sils.shape[:2], bool)
+    fraction = np.zeros(n)
+    variant = np.array([o.variant for o in occs], dtype=np.int64)
+    for kind in sorted({o.kind for o in occs}):
+        idx = np.array([i for i, o in enumerate(occs) if o.kind == kind], dtype=np.int64)
+        index = torch.from_numpy(idx).to(sils.device)
+        part = _run(_TorchPixels(sils.index_select(0, index)), lengths[idx], kind,
+                    [occs[i] for i in idx], pool, drop_above)
+        out[index], cover[index] = part.frames, part.cover.bool()
+        kept[idx], keep[idx], fraction[idx] = part.kept, part.keep, part.hidden_fraction
+        variant[idx] = part.variant
+    return WildResult(out, kept, keep, cover, fraction, variant)
+
+
+def refill(frames: torch.Tensor, kept: np.ndarray, lengths: np.ndarray) -> torch.Tensor:
+    """Fill each sequence's dropped frames by repeating its kept ones in order, so a training batch
+    keeps its shape and lengths: `[N, S, H, W]` with kept frames first -> the same, cyclic to length."""
+    n, s = frames.shape[:2]
+    slot = np.arange(s)[None, :]  # [1, S]
+    source = np.where(slot < lengths[:, None], slot % np.maximum(kept, 1)[:, None], -1)  # [N, S]
+    source = np.where((source >= 0) & (kept[:, None] > 0), np.arange(n)[:, None] * s + source, -1)
+    flat = frames.reshape(n * s, *frames.shape[2:])
+    index = torch.from_numpy(np.maximum(source, 0).reshape(-1)).to(frames.device)
+    out = flat.index_select(0, index)
+    out.masked_fill_(torch.from_numpy(source.reshape(-1) < 0).to(frames.device)[:, None, None], 0)
+    return out.view_as(frames)
