@@ -187,3 +187,23 @@ def test_seeds_average_the_papers_protocol_over_occlusion_draws(config_file, dat
     holistic = json.loads((run / "reports" / "teacher-holistic.json").read_text())
     assert "seeds" not in holistic and holistic["seed"] == 0
     assert "±" in (run / "summary.md").read_text()
+
+
+def test_other_occlusions_are_evaluated_and_summarised_apart(config_file, data_dir, tmp_path):
+    run = tmp_path / "run"
+    sets = ["pipeline.stages=[teacher]", "pipeline.variants={}", "pipeline.eval.also_occlusion=[cut, crowd]"]
+    run_pipeline(load_config(config_file), data_dir, run, sets, progress=False)
+    for kind in ("cut", "crowd"):
+        report = json.loads((run / "reports" / f"baseline1-on-{kind}.json").read_text())
+        assert report["pipeline"]["settings"]["occlusion"] == kind
+        assert set(report["counts"]["probe_kinds"]) == {kind}
+    assert not (run / "reports" / "baseline1-holistic-gallery-on-cut.json").exists()
+    summary = (run / "summary.md").read_text()
+    assert "## Occluded by cut instead" in summary and "## Occluded by crowd instead" in summary
+
+
+def test_an_unknown_other_occlusion_is_refused_before_training(config_file, data_dir, tmp_path):
+    with pytest.raises(ConfigError, match="also_occlusion.*crwd"):
+        run_pipeline(load_config(config_file), data_dir, tmp_path / "run",
+                     ["pipeline.eval.also_occlusion=[crwd]"], progress=False)
+    assert not (tmp_path / "run" / "teacher").exists()

@@ -72,6 +72,8 @@ def check_values(config: Mapping[str, Any], where: str = "config") -> None:
               "data.input_size", size, "two positive integers [H, W] (or null: the data's frame size)", where)
     seeds = (config.get("pipeline") or {}).get("eval", {}).get("seeds", 1)
     _need(_is_int(seeds) and seeds >= 1, "pipeline.eval.seeds", seeds, "a whole number >= 1", where)
+    _check_kind_sets((config.get("pipeline") or {}).get("eval", {}).get("also_occlusion") or [],
+                     "pipeline.eval.also_occlusion", where)
     for key in ("ids_per_batch", "seqs_per_id", "min_frames", "workers"):
         value = data.get(key)
         low = 0 if key == "workers" else 1
@@ -97,6 +99,21 @@ def check_values(config: Mapping[str, Any], where: str = "config") -> None:
                           "the remainder is the share of unoccluded sequences")
     _check_numbers(config, where)
     _check_sizes(config, where)
+
+
+def _check_kind_sets(sets: Any, key: str, where: str) -> None:
+    """Each entry of a list of occlusion kind sets ('crowd' or 'top,bottom') names known kinds; checked
+    when the config is loaded, not when the evaluations start after hours of training."""
+    from mimicgait.data.occlusion import check_kind
+
+    _need(isinstance(sets, (list, tuple)) and all(isinstance(s, str) and s.strip() for s in sets), key, sets,
+          "a list of occlusion kinds or comma lists of them, e.g. [crowd, object, cut]", where)
+    for kinds in sets:
+        for kind in kinds.split(","):
+            try:
+                check_kind(kind.strip())
+            except ValueError as err:
+                raise ConfigError(f"{where}: {key}: {err}") from None
 
 
 def _is_number(value: Any) -> bool:

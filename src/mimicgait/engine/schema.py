@@ -118,6 +118,9 @@ DEFAULTS: dict[str, Any] = {
             "subjects": None,  # e.g. "063-074"; None: pipeline.eval.split, else data.val_subjects
             "split": None,  # a partition split ('test', 'train') instead of subjects
             "occlusion": "top,bottom",
+            # more kind sets, each a report per occluded paper-protocol report ('<report>-on-<kinds>'),
+            # e.g. [crowd, object, cut]: how models trained on top+bottom generalise
+            "also_occlusion": [],
             "seed": 0,
             # occlusion draws (seeds seed, seed+1, ...) of every occluded evaluation: reports hold
             # their mean, sample std and each draw's metrics

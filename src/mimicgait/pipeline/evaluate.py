@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ class Evaluation:
     occluded: bool
     gallery: str = "same"  # 'same': gallery occluded too (the paper); 'none': holistic gallery
     inference: str | None = None  # mimic: 'guided' or 'student'
+    occlusion: str | None = None  # kinds other than pipeline.eval.occlusion (pipeline.eval.also_occlusion)
 
 
 def evaluations(config: Mapping[str, Any], run_dir: Path) -> list[Evaluation]:
@@ -63,6 +64,23 @@ def evaluations(config: Mapping[str, Any], run_dir: Path) -> list[Evaluation]:
     for job in jobs:
         if job.variant and job.stage != "ven":
             out.append(Evaluation(job.name, job.name, job.name, occluded=True))
+    return out + other_occlusions(config, out)
+
+
+def other_occlusions(config: Mapping[str, Any], base: Sequence[Evaluation]) -> list[Evaluation]:
+    """Every paper-protocol report again under each kind set of `pipeline.eval.also_occlusion` (e.g.
+    [crowd, object, cut]: how models trained on one occlusion generalise to others), named
+    `<report>-on-<kinds>`."""
+    from mimicgait.eval.evaluate import parse_kinds
+
+    out = []
+    for kinds in config["pipeline"]["eval"].get("also_occlusion") or []:
+        text = ",".join(parse_kinds(str(kinds)))
+        if not text:
+            raise UserError(f"pipeline.eval.also_occlusion: {kinds!r} names no occlusion kind")
+        tag = text.replace(",", "+")
+        out += [replace(e, name=f"{e.name}-on-{tag}", label=f"{e.label} [{text}]", occlusion=text)
+                for e in base if e.occluded and e.gallery == "same"]
     return out
 
 
@@ -115,7 +133,7 @@ def _settings(config: Mapping[str, Any], item: Evaluation, subjects: Sequence[st
     extra = {"seeds": seeds} if len(seeds) > 1 else {}
     return {
         "protocol": config["val"]["protocol"],
-        "occlusion": ev["occlusion"] if item.occluded else "none",
+        "occlusion": (item.occlusion or ev["occlusion"]) if item.occluded else "none",
         "gallery": item.gallery if item.occluded else "none",
         "seed": int(ev["seed"]),
         "metric": ev["metric"],

@@ -60,6 +60,10 @@ def summarise(config: Mapping[str, Any], reports: Mapping[str, Mapping[str, Any]
     paper = select_reports(reports, items, "same")
     parts += ["", "## Occluded probes and occluded gallery (the paper's protocol)", "",
               _table(paper, teacher)]
+    for kinds in dict.fromkeys(e.occlusion for e in items.values() if e.occlusion):
+        other = [(items[n].label, dict(r)) for n, r in reports.items() if items[n].occlusion == kinds]
+        parts += ["", f"## Occluded by {kinds} instead (`pipeline.eval.also_occlusion`), probe and gallery",
+                  "", _table(other, teacher)]
     hol_gal = select_reports(reports, items, "none")
     if hol_gal:
         parts += ["", "## Occluded probes, holistic gallery", "", _table(hol_gal, teacher)]
@@ -89,7 +93,7 @@ def select_reports(
     """(label, report) of the occluded reports with this gallery setting; the holistic teacher
     first for the paper's setting (gallery occluded too)."""
     chosen = [(items[n].label, dict(r)) for n, r in reports.items()
-              if items[n].occluded and items[n].gallery == gallery]
+              if items[n].occluded and items[n].gallery == gallery and items[n].occlusion is None]
     if gallery == "same" and "teacher-holistic" in reports:
         chosen.insert(0, (items["teacher-holistic"].label, dict(reports["teacher-holistic"])))
     return chosen
