@@ -207,3 +207,20 @@ def test_an_unknown_other_occlusion_is_refused_before_training(config_file, data
         run_pipeline(load_config(config_file), data_dir, tmp_path / "run",
                      ["pipeline.eval.also_occlusion=[crwd]"], progress=False)
     assert not (tmp_path / "run" / "teacher").exists()
+
+
+def test_wild_kinds_train_a_ven_and_mimic_of_their_own(config_file, data_dir, tmp_path):
+    """The adaptability jobs of configs/casia-b/cpu-wild.yaml, at tiny size: a VEN and a mimic
+    trained with crowd, object and cut in the policy (crowd drawing other training walkers)."""
+    wild = "{top: 0.2, bottom: 0.2, crowd: 0.2, object: 0.2, cut: 0.2}"
+    variants = (f"pipeline.variants={{ven-wild: {{stage: ven, set: {{occlusion.kinds: {wild}}}}}, "
+                f"mimic-wild: {{stage: mimic, set: {{occlusion.kinds: {wild}, mimic.ven: ven-wild}}}}}}")
+    run = tmp_path / "run"
+    run_pipeline(load_config(config_file), data_dir, run,
+                 ["pipeline.stages=[teacher, ven]", variants, "pipeline.eval.also_occlusion=[object]"],
+                 progress=False)
+    report = json.loads((run / "reports" / "mimic-wild.json").read_text())
+    assert report["pipeline"]["settings"]["occlusion"] == "top,bottom"
+    assert (run / "reports" / "mimic-wild-on-object.json").is_file()
+    ven = torch.load(run / "ven-wild" / "model.pt", weights_only=True)
+    assert list(ven["model_spec"]["classes"]) == ["none", "top", "bottom", "crowd", "object", "cut"]
