@@ -308,6 +308,14 @@ def test_second_training_into_a_run_in_use_is_refused(setup, capsys, held):
     assert hashes(run) == before
 
 
+def test_a_demo_into_a_directory_in_use_is_refused_before_it_writes_data(capsys, held):
+    run, proc = held
+    before = hashes(run)
+    assert_refused(*cli(capsys, "demo", "--out", run, "--minutes", "1", "--subjects", "4"),
+                   run, f"PID {proc.pid}", "in use")
+    assert hashes(run) == before and not (run / "data").exists()
+
+
 def test_second_pipeline_into_a_directory_in_use_is_refused(setup, tmp_path, capsys, held):
     run, proc = held
     config = tmp_path / "p.yaml"

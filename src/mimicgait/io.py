@@ -274,17 +274,26 @@ def _remove_created(path: Path, top: Path) -> None:
         current = current.parent
 
 
+#: Directories this process holds with `directory_lock` (resolved paths).
+_HELD: set[str] = set()
+
+
 @contextmanager
 def directory_lock(path: str | Path, what: str = "--out") -> Iterator[Path]:
     """Hold the directory `path` (created if missing) for this process while the block runs.
 
     A second process asking for the same directory gets a `UserError` naming it and the PID of the
-    holder (written into the lock file `LOCK_NAME`). The lock is the kernel's (flock), so a holder
-    killed with SIGKILL releases it and a rerun proceeds. On exit the lock file is removed, and
+    holder (written into the lock file `LOCK_NAME`); the process holding it may ask again (the demo
+    holds its directory while it prepares data and runs the pipeline, which takes the lock too),
+    and the inner hold shares the outer's. The lock is the kernel's (flock), so a holder killed
+    with SIGKILL releases it and a rerun proceeds. On exit the lock file is removed, and
     directories this call created that are still empty are removed too, so a refused or failed
     start leaves no trace.
     """
     path = Path(path)
+    if path.is_dir() and str(path.resolve()) in _HELD:  # held by this process already (the demo's run)
+        yield path
+        return
     top = _nearest_existing(path)
     make_output_dir(path, what)
     if fcntl is None:
@@ -296,11 +305,14 @@ def directory_lock(path: str | Path, what: str = "--out") -> Iterator[Path]:
     except BaseException:
         _remove_created(path, top)
         raise
+    key = str(path.resolve())
+    _HELD.add(key)
     try:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         yield path
     finally:
+        _HELD.discard(key)
         lock.unlink(missing_ok=True)  # while still held: a waiting opener then sees another file
         os.close(fd)
         _remove_created(path, top)

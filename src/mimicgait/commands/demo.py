@@ -188,7 +188,7 @@ def run_demo(
     iterations, 'seconds': wall time}. `views` and `min_iterations` exist for quick tests."""
     from mimicgait.data.sources import open_dataset
     from mimicgait.engine.config import apply_overrides, load_config
-    from mimicgait.io import make_output_dir
+    from mimicgait.io import directory_lock, write_atomic
     from mimicgait.pipeline import check_pipeline_dir, plan, run_pipeline
 
     if minutes <= 0:
@@ -198,23 +198,25 @@ def run_demo(
     own = ("data", "occlusions.png", "demo_sizing.json")
     jobs = [j.name for j in plan(apply_overrides(load_config(config), overrides))]
     check_pipeline_dir(out, data if data is not None else out / "data", jobs, own)
-    make_output_dir(out, "--out")
-    data_dir = Path(data) if data is not None else prepare_data(out, subjects, frames, seed, views, progress)
-    draw_occlusions(data_dir, out / "occlusions.png", seed)
-    cfg = load_config(config)
-    cfg["seed"] = seed
-    cfg["pipeline"]["eval"]["seed"] = seed
-    resolved = apply_overrides(cfg, overrides)
-    source = open_dataset(data_dir, partition=resolved["data"]["partition"])
-    train_subjects = len(source.partition["TRAIN_SET"]) if source.partition else None
-    left = (1.0 - SAFETY_MARGIN) * minutes * 60.0 - (time.perf_counter() - started)
-    deadline = time.perf_counter() + TRAIN_SHARE * max(0.0, left)
-    sizer = BudgetSizer(data_dir, deadline, [(j.name, j.stage) for j in plan(resolved)], min_iterations,
-                        train_subjects)
-    result = run_pipeline(cfg, data_dir, out, overrides, progress=progress, before_job=sizer, own_entries=own)
-    result["sizing"] = sizer.sized
-    result["seconds"] = time.perf_counter() - started
-    (out / "demo_sizing.json").write_text(json.dumps({"minutes": minutes, "seconds": result["seconds"],
-                                                      "jobs": sizer.sized}, indent=1) + "\n")
-    log.info("demo finished in %.0f s (budget %.0f s)", result["seconds"], minutes * 60)
-    return result
+    with directory_lock(out, "--out"):  # one demo per directory, from its data to its summary
+        data_dir = Path(data) if data is not None else prepare_data(out, subjects, frames, seed, views,
+                                                                    progress)
+        draw_occlusions(data_dir, out / "occlusions.png", seed)
+        cfg = load_config(config)
+        cfg["seed"] = seed
+        cfg["pipeline"]["eval"]["seed"] = seed
+        resolved = apply_overrides(cfg, overrides)
+        source = open_dataset(data_dir, partition=resolved["data"]["partition"])
+        train_subjects = len(source.partition["TRAIN_SET"]) if source.partition else None
+        left = (1.0 - SAFETY_MARGIN) * minutes * 60.0 - (time.perf_counter() - started)
+        deadline = time.perf_counter() + TRAIN_SHARE * max(0.0, left)
+        sizer = BudgetSizer(data_dir, deadline, [(j.name, j.stage) for j in plan(resolved)], min_iterations,
+                            train_subjects)
+        result = run_pipeline(cfg, data_dir, out, overrides, progress=progress, before_job=sizer,
+                              own_entries=own)
+        result["sizing"] = sizer.sized
+        result["seconds"] = time.perf_counter() - started
+        sizing = json.dumps({"minutes": minutes, "seconds": result["seconds"], "jobs": sizer.sized}, indent=1)
+        write_atomic(out / "demo_sizing.json", lambda f: f.write((sizing + "\n").encode()))
+        log.info("demo finished in %.0f s (budget %.0f s)", result["seconds"], minutes * 60)
+        return result
