@@ -3,6 +3,7 @@ every registered encoder at a tiny width."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -73,3 +74,27 @@ def casia_b_videos() -> Path | None:
     env = os.environ.get("MIMICGAIT_CASIA_B_VIDEOS")
     root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data" / "casia-b-videos"
     return root if (root / "001-nm-01-090.avi").is_file() else None
+
+
+#: Command-line options that train the built-in tiny config on the CPU without a progress bar.
+TINY_CLI = ["--config", "tiny", "--set", "train.progress=false", "--set", "train.device=cpu"]
+
+
+def cli(capsys, *args: object) -> tuple[int, str]:
+    """(exit status, stderr) of `mimicgait ARGS` run in this process."""
+    from mimicgait.cli import main
+
+    capsys.readouterr()
+    rc = main([str(a) for a in args])
+    return rc, capsys.readouterr().err
+
+
+def hashes(*roots: Path) -> dict[str, str]:
+    """sha256 of every file under `roots` (and the names of every directory): what "nothing
+    changed" is checked against."""
+    out = {}
+    for root in roots:
+        paths = [root] if root.is_file() else sorted(root.rglob("*"))
+        for path in paths:
+            out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
+    return out

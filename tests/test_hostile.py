@@ -8,7 +8,6 @@ before and after. The numbered comments refer to the items of issue 15.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -20,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import make_dataset
+from helpers import TINY_CLI as TINY
+from helpers import cli, hashes, make_dataset
 
 from mimicgait.cli import main
 from mimicgait.engine import distributed
@@ -29,17 +29,8 @@ from mimicgait.engine.config import load_config
 from mimicgait.engine.run import _collective_timeout, train
 from mimicgait.errors import UserError
 
-TINY = ["--config", "tiny", "--set", "train.progress=false", "--set", "train.device=cpu"]
-
 
 # -- helpers -------------------------------------------------------------------------------------
-def cli(capsys, *args: object) -> tuple[int, str]:
-    """(exit status, stderr) of `mimicgait ARGS` run in this process."""
-    capsys.readouterr()
-    rc = main([str(a) for a in args])
-    return rc, capsys.readouterr().err
-
-
 def assert_refused(rc: int, err: str, *names: object) -> None:
     """Exit 2, no traceback, exactly one error line, naming every one of `names`."""
     assert rc == 2, err
@@ -48,16 +39,6 @@ def assert_refused(rc: int, err: str, *names: object) -> None:
     assert len(lines) == 1, err
     for name in names:
         assert str(name) in lines[0], (name, lines[0])
-
-
-def hashes(*roots: Path) -> dict[str, str]:
-    """sha256 of every file under `roots` (and the names of every directory)."""
-    out = {}
-    for root in roots:
-        paths = [root] if root.is_file() else sorted(root.rglob("*"))
-        for path in paths:
-            out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ the machine allows mounting one, else a folder without write permission.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import signal
@@ -20,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import make_dataset, tiny_config
+from helpers import TINY_CLI as TINY
+from helpers import cli, hashes, make_dataset, tiny_config
 
 from mimicgait.cli import main
 from mimicgait.deploy import gallery as gallery_module
@@ -30,17 +30,9 @@ from mimicgait.io import LOCK_NAME
 MIMICGAIT = str(Path(sys.executable).with_name("mimicgait"))
 ENROL = ["--types", "nm-01,nm-02", "--device", "cpu", "--no-progress"]
 SEQUENCES = 8 * 2 * 2  # subjects x enrolled conditions x views of the fixture's data
-TINY = ["--config", "tiny", "--set", "train.progress=false", "--set", "train.device=cpu"]
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def cli(capsys, *args: object) -> tuple[int, str]:
-    """(exit status, stderr) of `mimicgait ARGS` run in this process."""
-    capsys.readouterr()
-    rc = main([str(a) for a in args])
-    return rc, capsys.readouterr().err
-
-
 def assert_refused(rc: int, err: str, *names: object) -> str:
     """Exit 2, no traceback, exactly one line on stderr, naming every one of `names`; returns it."""
     assert rc == 2, err
@@ -50,16 +42,6 @@ def assert_refused(rc: int, err: str, *names: object) -> str:
     for name in names:
         assert str(name) in lines[0], (name, lines[0])
     return lines[0]
-
-
-def hashes(*roots: Path) -> dict[str, str]:
-    """sha256 of every file under `roots` (and the names of every directory)."""
-    out = {}
-    for root in roots:
-        paths = [root] if root.is_file() else sorted(root.rglob("*"))
-        for path in paths:
-            out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
-    return out
 
 
 def spawn(*args: object) -> subprocess.Popen:
