@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from mimicgait.data.sources import open_dataset
-from mimicgait.engine.checkpoint import load_for_inference
 from mimicgait.eval.distances import METRICS, pairwise_distances
 from mimicgait.eval.extract import extract_embeddings
+from mimicgait.models.checkpoint import load_for_inference
 from mimicgait.video import extract
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -24,8 +24,8 @@ def test_builtin_name_and_base_chain_resolve():
 def test_every_builtin_config_builds_its_encoder(name):
     # the encoder each built-in config names, with its kwargs, at the input size its data settings
     # give for the 64x64 frames of the converted datasets
-    from mimicgait.engine.preprocess import Preprocess
     from mimicgait.models import create_encoder
+    from mimicgait.models.preprocess import Preprocess
 
     cfg = load_config(name)
     size = cfg["data"]["input_size"]

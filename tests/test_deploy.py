@@ -17,10 +17,10 @@ from mimicgait.data.sources import open_dataset
 from mimicgait.data.store import SequenceStore
 from mimicgait.deploy import as_silhouettes, read_model_file
 from mimicgait.deploy.onnx_export import walking_boxes
-from mimicgait.engine.checkpoint import LAST_NAME, load_for_inference
 from mimicgait.engine.run import train
 from mimicgait.errors import UserError
 from mimicgait.eval.extract import extract_embeddings
+from mimicgait.models.checkpoint import LAST_NAME, load_for_inference
 from mimicgait.models.mimic import INFERENCE_MODES
 
 MODES = INFERENCE_MODES  # every inference mode the mimic network has

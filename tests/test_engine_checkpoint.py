@@ -11,12 +11,13 @@ import torch
 from mimicgait.engine import checkpoint as ckpt
 from mimicgait.engine.augment import random_flip
 from mimicgait.engine.optim import OptimSettings
-from mimicgait.engine.preprocess import Preprocess
 from mimicgait.errors import UserError
+from mimicgait.models import checkpoint as reading
+from mimicgait.models.preprocess import Preprocess
 
 
 def _payload(value: float) -> dict:
-    return {"format": ckpt.FORMAT, "stage": "teacher", "model_spec": {}, "input_size": [8, 8],
+    return {"format": reading.FORMAT, "stage": "teacher", "model_spec": {}, "input_size": [8, 8],
             "state_dict": {"w": torch.full((3,), value)}}
 
 
@@ -34,24 +35,24 @@ def test_crash_during_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         ckpt.atomic_save(_payload(2.0), path)
     monkeypatch.setattr(torch, "save", real_save)
-    payload, _ = ckpt.load_checkpoint(path)
+    payload, _ = reading.load_checkpoint(path)
     assert torch.equal(payload["state_dict"]["w"], torch.full((3,), 1.0))
     assert [p.name for p in path.parent.iterdir()] == ["last.pt"]  # no temp file left behind
 
 
 def test_loading_rejects_missing_and_foreign_files(tmp_path):
     with pytest.raises(UserError, match="train that stage first"):
-        ckpt.load_checkpoint(tmp_path)
+        reading.load_checkpoint(tmp_path)
     (tmp_path / "checkpoints").mkdir()
-    ckpt.atomic_save(_payload(0.0), tmp_path / ckpt.LAST_NAME)
+    ckpt.atomic_save(_payload(0.0), tmp_path / reading.LAST_NAME)
     with pytest.raises(UserError, match="--resume"):
-        ckpt.load_checkpoint(tmp_path)
+        reading.load_checkpoint(tmp_path)
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a mimicgait/1 checkpoint"):
-        ckpt.load_checkpoint(tmp_path / "other.pt")
+        reading.load_checkpoint(tmp_path / "other.pt")
     (tmp_path / "garbage.pt").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="cannot read"):
-        ckpt.load_checkpoint(tmp_path / "garbage.pt")
+        reading.load_checkpoint(tmp_path / "garbage.pt")
 
 
 def test_rng_state_round_trips_through_a_weights_only_file(tmp_path):
@@ -59,7 +60,7 @@ def test_rng_state_round_trips_through_a_weights_only_file(tmp_path):
     ckpt.atomic_save({**_payload(0.0), "rng": ckpt.rng_state()}, tmp_path / "r.pt")
     expected = (random.random(), np.random.rand(), torch.rand(1).item())
     random.seed(9), np.random.seed(9), torch.manual_seed(9)
-    payload, _ = ckpt.load_checkpoint(tmp_path / "r.pt")
+    payload, _ = reading.load_checkpoint(tmp_path / "r.pt")
     ckpt.set_rng_state(payload["rng"])
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
 
@@ -71,10 +72,10 @@ def test_relative_reference_and_tamper_check(tmp_path):
     run.mkdir()
     ref = ckpt.relative_reference(target, run)
     assert ref["path"] == "../teacher/model.pt"
-    assert ckpt.dereference(ref, run / "model.pt", "teacher") == run / ".." / "teacher" / "model.pt"
+    assert reading.dereference(ref, run / "model.pt", "teacher") == run / ".." / "teacher" / "model.pt"
     ckpt.atomic_save(_payload(5.0), target)
     with pytest.raises(ValueError, match="changed since"):
-        ckpt.dereference(ref, run / "model.pt", "teacher")
+        reading.dereference(ref, run / "model.pt", "teacher")
 
 
 def test_multistep_schedule():

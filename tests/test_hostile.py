@@ -24,10 +24,10 @@ from helpers import cli, hashes, make_dataset
 
 from mimicgait.cli import main
 from mimicgait.engine import distributed
-from mimicgait.engine.checkpoint import FINAL_NAME, LAST_NAME
 from mimicgait.engine.config import load_config
 from mimicgait.engine.run import _collective_timeout, train
 from mimicgait.errors import UserError
+from mimicgait.models.checkpoint import FINAL_NAME, LAST_NAME
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -259,7 +259,7 @@ def _broken_copy(teacher_run: Path, tmp_path: Path, change) -> Path:
 
 
 def _eval(capsys, checkpoint: Path, data: Path) -> tuple[int, str]:
-    """Load `checkpoint` as a mimic run's teacher (engine.checkpoint.load_checkpoint / load_weights)."""
+    """Load `checkpoint` as a mimic run's teacher (models.checkpoint.load_checkpoint / load_weights)."""
     out = checkpoint.parent / "mimic-run"
     rc, err = cli(capsys, "train", "mimic", *TINY, "--data", data, "--out", out,
                   "--set", "mimic.guidance=false",

@@ -11,9 +11,9 @@ import torch
 
 from mimicgait.deploy.modelfile import LEGACY_FORMAT, MODEL_FORMAT, fingerprint, read_model_file
 from mimicgait.deploy.recognizer import load
-from mimicgait.engine.build import build_model
 from mimicgait.errors import UserError
 from mimicgait.models import create_encoder
+from mimicgait.models.spec import build_model
 
 
 def _payload(channels=(4, 8, 8, 8), fmt=MODEL_FORMAT) -> dict:

@@ -9,12 +9,12 @@ import torch
 from helpers import make_dataset, tiny_config
 
 from mimicgait import cli
-from mimicgait.engine.build import build_model
-from mimicgait.engine.checkpoint import load_checkpoint, load_for_inference
 from mimicgait.engine.logging import read_log
 from mimicgait.engine.run import train
 from mimicgait.engine.schema import STAGE_NAMES
 from mimicgait.errors import UserError
+from mimicgait.models.checkpoint import load_checkpoint, load_for_inference
+from mimicgait.models.spec import build_model
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +71,11 @@ def test_mimic_trains_student_only_and_keeps_teacher_frozen(runs, tmp_path):
     from mimicgait.engine.augment import Augment
     from mimicgait.engine.data import load_data
     from mimicgait.engine.from_config import build_stage, trainer_settings
-    from mimicgait.engine.preprocess import Preprocess
     from mimicgait.engine.stages import BatchInputs, MimicStage, StageParts
     from mimicgait.engine.trainer import Trainer
     from mimicgait.engine.validation import ValSettings
     from mimicgait.losses import MiCKDLoss
+    from mimicgait.models.preprocess import Preprocess
 
     data = load_data(str(runs / "data"))
     teacher_spec = load_checkpoint(runs / "teacher")[0]["model_spec"]

@@ -1,6 +1,8 @@
 """MimicGait: model-agnostic occluded gait recognition by correlational knowledge distillation."""
 
-__version__ = "0.1.0"
+from mimicgait.version import __version__
+
+__all__ = ["__version__", "load"]
 
 
 def load(path, inference=None, device="cpu"):

@@ -22,9 +22,10 @@ import pkgutil
 import sys
 from typing import NoReturn
 
-from mimicgait import __version__, commands
+import mimicgait.commands as commands
 from mimicgait.engine.host_memory import reuse_freed_memory
 from mimicgait.errors import ENVIRONMENT_ERRNOS, UserError, path_error
+from mimicgait.version import __version__
 
 #: Exit status of a command stopped by Ctrl-C (128 + SIGINT), what shells report for it.
 INTERRUPTED = 130

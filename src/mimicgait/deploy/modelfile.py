@@ -38,12 +38,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from mimicgait import __version__
-from mimicgait.engine.build import build_model
-from mimicgait.engine.checkpoint import dereference, load_checkpoint, sha256
 from mimicgait.errors import UserError
 from mimicgait.eval.distances import METRICS
+from mimicgait.models.checkpoint import dereference, load_checkpoint, sha256
 from mimicgait.models.mimic import INFERENCE_MODES
+from mimicgait.models.spec import build_model
+from mimicgait.version import __version__
 
 MODEL_FORMAT = "mimicgait-model/2"
 LEGACY_FORMAT = "mimicgait-model/1"

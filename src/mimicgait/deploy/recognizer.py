@@ -22,12 +22,12 @@ from torch import Tensor
 
 from mimicgait.deploy.contract import as_silhouettes
 from mimicgait.deploy.modelfile import build_from_payload, model_payload, read_model_file
-from mimicgait.engine.checkpoint import InferenceModel
-from mimicgait.engine.preprocess import Preprocess
 from mimicgait.errors import UserError
 from mimicgait.eval.distances import pairwise_distances
 from mimicgait.eval.extract import extract_embeddings
+from mimicgait.models.checkpoint import InferenceModel
 from mimicgait.models.fold import fold_batchnorm
+from mimicgait.models.preprocess import Preprocess
 from mimicgait.pretrained import resolve_model, shipped_model, shipped_models
 
 DEVICES = "auto, cpu, cuda or cuda:N"

@@ -20,7 +20,6 @@ from mimicgait.engine.augment import Augment
 from mimicgait.engine.config import ConfigError
 from mimicgait.engine.data import BatchSettings, TrainingData, load_data
 from mimicgait.engine.optim import OptimSettings
-from mimicgait.engine.preprocess import Preprocess
 from mimicgait.engine.stages import STAGES, BatchInputs, Stage, StageParts
 from mimicgait.engine.stages.mimic import INITS
 from mimicgait.engine.trainer import TrainerSettings
@@ -28,6 +27,7 @@ from mimicgait.engine.validation import ValSettings
 from mimicgait.errors import UserError
 from mimicgait.losses import BNNeckCrossEntropy, L2KDLoss, MiCKDLoss, PartTripletLoss, VENLoss
 from mimicgait.models.mimic import INFERENCE_MODES
+from mimicgait.models.preprocess import Preprocess
 
 KD_LOSSES = ("mickd", "l2")
 

@@ -19,12 +19,12 @@ import numpy as np
 import torch
 
 from mimicgait.engine import distributed
-from mimicgait.engine.checkpoint import FINAL_NAME, LAST_NAME
 from mimicgait.engine.config import check_values, save_config
 from mimicgait.engine.from_config import build_stage, check_stage_config, trainer_settings, training_data
 from mimicgait.engine.trainer import Trainer, TrainerSettings
 from mimicgait.errors import UserError
 from mimicgait.io import check_output_dir, check_own_directory, directory_lock, make_output_dir, os_errors
+from mimicgait.models.checkpoint import FINAL_NAME, LAST_NAME
 
 log = logging.getLogger(__name__)
 

@@ -24,22 +24,14 @@ import torch
 from torch import nn
 
 from mimicgait.engine import distributed
-from mimicgait.engine.checkpoint import (
-    FINAL_NAME,
-    FORMAT,
-    LAST_NAME,
-    atomic_save,
-    load_checkpoint,
-    load_weights,
-    rng_state,
-    set_rng_state,
-)
+from mimicgait.engine.checkpoint import atomic_save, rng_state, set_rng_state
 from mimicgait.engine.data import BatchSettings, training_batches
 from mimicgait.engine.logging import RunLogger
 from mimicgait.engine.optim import OptimSettings, build_optimizer
 from mimicgait.engine.precision import resolve_amp
 from mimicgait.engine.stages.base import Stage
 from mimicgait.errors import DivergenceError, UserError
+from mimicgait.models.checkpoint import FINAL_NAME, FORMAT, LAST_NAME, load_checkpoint, load_weights
 
 log = logging.getLogger(__name__)
 

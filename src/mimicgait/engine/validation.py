@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from mimicgait.engine.preprocess import Preprocess
+from mimicgait.models.preprocess import Preprocess
 
 
 @dataclass(frozen=True)

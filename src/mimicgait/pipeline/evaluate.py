@@ -165,11 +165,11 @@ def evaluate_jobs(
     from mimicgait.data.sources import open_dataset
     from mimicgait.data.store import SequenceStore
     from mimicgait.deploy.recognizer import resolve_device
-    from mimicgait.engine.checkpoint import load_for_inference, resolve_checkpoint
     from mimicgait.engine.precision import autocast_embed
     from mimicgait.eval.evaluate import EmbeddingCache, check_input_size, evaluate
     from mimicgait.eval.protocols import build_protocol
     from mimicgait.eval.report import combine_seeds, with_provenance, write_report
+    from mimicgait.models.checkpoint import load_for_inference, resolve_checkpoint
 
     ev = config["pipeline"]["eval"]
     device = resolve_device(ev["device"] or config["train"]["device"])

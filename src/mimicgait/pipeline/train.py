@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mimicgait.engine.checkpoint import FINAL_NAME, LAST_NAME
 from mimicgait.engine.config import apply_overrides
+from mimicgait.models.checkpoint import FINAL_NAME, LAST_NAME
 from mimicgait.pipeline.plan import Job, job_config, plan
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from torch import Tensor, nn
 from mimicgait.data.occlusion import OccluderPool, OcclusionPolicy, occlude_batch
 from mimicgait.engine.augment import Augment
 from mimicgait.engine.data import TrainingData
-from mimicgait.engine.preprocess import Preprocess
 from mimicgait.engine.validation import ValSettings, recognition_validation
+from mimicgait.models.preprocess import Preprocess
 
 Logs = dict[str, Tensor | float]
 

@@ -14,13 +14,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from mimicgait.engine.build import build_encoder, build_model
-from mimicgait.engine.checkpoint import load_checkpoint, load_weights, relative_reference
+from mimicgait.engine.checkpoint import relative_reference
 from mimicgait.engine.distributed import gather_across
 from mimicgait.engine.stages.base import Logs, Stage, StageParts
 from mimicgait.errors import UserError
 from mimicgait.losses import BNNeckCrossEntropy, MiCKDLoss
 from mimicgait.models import BNNeckHead
+from mimicgait.models.checkpoint import load_checkpoint, load_weights
+from mimicgait.models.spec import build_encoder, build_model
 
 #: How a student (and, by `baseline.init`, a fair control) starts: a fresh network or the teacher.
 INITS = ("fresh", "teacher")

@@ -15,9 +15,9 @@ from torch import Tensor, nn
 
 from mimicgait.data.occlusion import OccluderPool, occlude_batch
 from mimicgait.data.samplers import FrameSampler
-from mimicgait.engine.build import build_model
 from mimicgait.engine.stages.base import Logs, Stage, StageParts
 from mimicgait.losses import VENLoss
+from mimicgait.models.spec import build_model
 
 VAL_SEQUENCES = 256  # validation sequences (evenly spaced over the held-out store)
 VAL_FRAMES = 30
