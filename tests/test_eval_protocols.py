@@ -198,3 +198,30 @@ def test_overlapping_probe_and_gallery_is_flagged():
     rank = protocols.build_protocol("rank", probe_types="nm", gallery_types="nm-01")
     report = evaluate(table_embed(one_hot_table(store, [[0, 1, 2, 3]] * 3)), store, rank)
     assert any("both probe and gallery" in w for w in report["warnings"])
+
+
+def test_a_protocol_registered_in_a_test_file_is_built_offered_and_evaluated(capsys):
+    """A new protocol is one decorated function: build_protocol, the CLI's choices and the config
+    check see it, and evaluation runs on it."""
+    from mimicgait.cli import build_parser
+    from mimicgait.engine.config import ConfigError, load_config
+
+    @protocols.register_protocol("nm-only")
+    def nm_only(probe_types=None) -> protocols.Protocol:
+        return protocols.Protocol(name="nm-only", gallery=protocols.Selector(prefixes=("nm-01",)),
+                                  probes={"NM": protocols.Selector(prefixes=(probe_types or "nm-02",))},
+                                  ranks=(1,))
+
+    try:
+        protocol = protocols.build_protocol("nm-only", probe_types="nm-02", list_file="ignored.json")
+        store = make_store()
+        report = evaluate(table_embed(one_hot_table(store, [[0, 1, 2, 3]] * 3)), store, protocol)
+        assert report["protocol"] == "nm-only" and report["metrics"]["rank1"] == 100.0
+        eval_parser = build_parser()._subparsers._group_actions[0].choices["eval"]
+        choices = next(a.choices for a in eval_parser._actions if "--protocol" in a.option_strings)
+        assert "nm-only" in choices
+        assert load_config("tiny", ["val.protocol=nm-only"])["val"]["protocol"] == "nm-only"
+    finally:
+        del protocols.PROTOCOLS["nm-only"]
+    with pytest.raises(ConfigError, match="val.protocol"):
+        load_config("tiny", ["val.protocol=nm-only"])

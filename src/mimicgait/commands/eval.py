@@ -69,7 +69,7 @@ def parse_subjects(text: str) -> list[str]:
 def read_probe_set(partition: Path | None) -> list[str]:
     """Gait3D's PROBE_SET list from the partition file (sequence keys as in `protocols.key_forms`)."""
     if partition is None:
-        raise UserError("the gait3d protocol needs --partition FILE with a PROBE_SET list")
+        raise UserError("this protocol (gait3d) needs --partition FILE with a PROBE_SET list")
     data = read_json(partition, "--partition")
     probe_set = data.get("PROBE_SET") if isinstance(data, dict) else None
     if not isinstance(probe_set, list) or not probe_set:
@@ -108,7 +108,7 @@ def load_store(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the Markdown summary, write JSON and figures as asked; returns the exit code."""
     from mimicgait.eval.evaluate import check_input_size, evaluate
-    from mimicgait.eval.protocols import build_protocol
+    from mimicgait.eval.protocols import build_protocol, protocol_options
     from mimicgait.eval.report import check_report_path, format_report, with_provenance, write_report
     from mimicgait.io import check_not_an_input, check_output_dir
     from mimicgait.pretrained import model_path
@@ -125,8 +125,9 @@ def run(args: argparse.Namespace) -> int:
         read_json(args.list_file, "--list")
     store, source = load_store(args)
     partition_path = Path(args.partition) if args.partition else source.partition_path
-    probe_set = read_probe_set(partition_path) if args.protocol == "gait3d" else None
-    protocol = build_protocol(args.protocol, args.probe_types, args.gallery_types, args.list_file, probe_set)
+    probe_set = read_probe_set(partition_path) if "probe_set" in protocol_options(args.protocol) else None
+    protocol = build_protocol(args.protocol, probe_types=args.probe_types, gallery_types=args.gallery_types,
+                              list_file=args.list_file, probe_set=probe_set)
     model, meta = load_model(args.checkpoint, args.inference, args.device)
     check_input_size(meta.get("input_size"), store.frame_size, args.checkpoint)
     log.info("evaluating %s on %d sequences of %d subjects (%s)", args.checkpoint, len(store),

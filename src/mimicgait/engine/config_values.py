@@ -74,6 +74,11 @@ def check_values(config: Mapping[str, Any], where: str = "config") -> None:
     _need(_is_int(seeds) and seeds >= 1, "pipeline.eval.seeds", seeds, "a whole number >= 1", where)
     _check_kind_sets((config.get("pipeline") or {}).get("eval", {}).get("also_occlusion") or [],
                      "pipeline.eval.also_occlusion", where)
+    protocol = (config.get("val") or {}).get("protocol")
+    if protocol is not None:
+        from mimicgait.eval.protocols import PROTOCOLS
+
+        _need(protocol in PROTOCOLS, "val.protocol", protocol, f"one of {', '.join(PROTOCOLS)}", where)
     for key in ("ids_per_batch", "seqs_per_id", "min_frames", "workers"):
         value = data.get(key)
         low = 0 if key == "workers" else 1

@@ -3,7 +3,10 @@
 A `Protocol` names a gallery `Selector` and one or more probe groups (CASIA-B has NM, BG and CL),
 the ranks to report, whether accuracy is averaged over view pairs with identical views excluded
 (CASIA-B, OU-MVLP), what to do with probes that have no gallery match, and whether verification
-rates are computed. `build_protocol` makes the named protocols of the CLI.
+rates are computed. Protocols are registered by name (`register_protocol`): the CLI's choices and
+the config checks read the registry, and `build_protocol(name, **options)` passes each factory the
+options it declares (probe_types, gallery_types, list_file, probe_set). A new protocol is one
+decorated function.
 
 Sequence keys are (subject, condition, view); selectors match conditions by prefix (`nm-0` matches
 nm-01..nm-06, `nm-05` matches only nm-05) or by explicit key lists.
@@ -11,8 +14,9 @@ nm-01..nm-06, `nm-05` matches only nm-05) or by explicit key lists.
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +24,32 @@ import numpy as np
 
 from mimicgait.errors import UserError
 
-PROTOCOLS = ("casia-b", "oumvlp", "grew", "gait3d", "verification", "rank")
+#: Registered protocols: name -> factory returning a `Protocol` (see `register_protocol`).
+PROTOCOLS: dict[str, Callable[..., Protocol]] = {}
+
+
+def register_protocol(name: str) -> Callable[[Callable[..., Protocol]], Callable[..., Protocol]]:
+    """Register a protocol factory under `name`; it may take any of the options `build_protocol`
+    passes (probe_types, gallery_types, list_file, probe_set) as keyword parameters."""
+
+    def add(factory: Callable[..., Protocol]) -> Callable[..., Protocol]:
+        if name in PROTOCOLS:
+            raise ValueError(f"protocol {name!r} is already registered")
+        PROTOCOLS[name] = factory
+        return factory
+
+    return add
+
+
+def protocol_options(name: str) -> frozenset[str]:
+    """The options the protocol `name` takes (e.g. {'probe_set'} for gait3d)."""
+    return frozenset(inspect.signature(_factory(name)).parameters)
+
+
+def _factory(name: str) -> Callable[..., Protocol]:
+    if name not in PROTOCOLS:
+        raise UserError(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOLS)}")
+    return PROTOCOLS[name]
 
 
 def key_forms(subject: str, condition: str, view: str) -> tuple[str, ...]:
@@ -93,6 +122,7 @@ class Protocol:
         }
 
 
+@register_protocol("casia-b")
 def casia_b() -> Protocol:
     return Protocol(
         name="casia-b",
@@ -107,6 +137,7 @@ def casia_b() -> Protocol:
     )
 
 
+@register_protocol("oumvlp")
 def oumvlp() -> Protocol:
     return Protocol(
         name="oumvlp", gallery=Selector(prefixes=("01",)), probes={"NM": Selector(prefixes=("00",))},
@@ -114,6 +145,7 @@ def oumvlp() -> Protocol:
     )
 
 
+@register_protocol("grew")
 def grew() -> Protocol:
     return Protocol(
         name="grew", gallery=Selector(prefixes=("01",)), probes={"all": Selector(prefixes=("02",))},
@@ -121,6 +153,7 @@ def grew() -> Protocol:
     )
 
 
+@register_protocol("gait3d")
 def gait3d(probe_set: Iterable[str]) -> Protocol:
     listed = frozenset(str(k) for k in probe_set)
     if not listed:
@@ -182,27 +215,25 @@ def generic(
     )
 
 
-def build_protocol(
-    name: str,
-    probe_types: str | None = None,
-    gallery_types: str | None = None,
-    list_file: str | Path | None = None,
-    probe_set: Iterable[str] | None = None,
-) -> Protocol:
-    """Make a named protocol.
+@register_protocol("rank")
+def rank(probe_types: str | Sequence[str] | None = None, gallery_types: str | Sequence[str] | None = None,
+         list_file: str | Path | None = None) -> Protocol:
+    """Rank-k for any dataset: probe and gallery by condition prefixes and/or a list file."""
+    return generic("rank", probe_types, gallery_types, list_file)
 
-    `probe_set` is Gait3D's PROBE_SET; the other arguments serve the rank and verification protocols.
-    """
-    if name == "casia-b":
-        return casia_b()
-    if name == "oumvlp":
-        return oumvlp()
-    if name == "grew":
-        return grew()
-    if name == "gait3d":
-        return gait3d(probe_set or ())
-    if name == "rank":
-        return generic(name, probe_types, gallery_types, list_file)
-    if name == "verification":
-        return generic(name, probe_types, gallery_types, list_file, verification=True)
-    raise UserError(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOLS)}")
+
+@register_protocol("verification")
+def verification(probe_types: str | Sequence[str] | None = None,
+                 gallery_types: str | Sequence[str] | None = None,
+                 list_file: str | Path | None = None) -> Protocol:
+    """Rank-k plus TAR@FAR and ROC, probe and gallery chosen as for `rank`."""
+    return generic("verification", probe_types, gallery_types, list_file, verification=True)
+
+
+def build_protocol(name: str, **options: object) -> Protocol:
+    """The registered protocol `name`, given the options its factory takes (the others are ignored:
+    `probe_set` is Gait3D's PROBE_SET; probe/gallery types and a list file serve rank and
+    verification)."""
+    factory = _factory(name)
+    wanted = protocol_options(name)
+    return factory(**{k: v for k, v in options.items() if k in wanted})
