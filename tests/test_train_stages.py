@@ -236,11 +236,25 @@ def test_every_stage_builds_from_the_config_and_its_spec_rebuilds_the_model(runs
     assert set(rebuilt.state_dict()) == set(stage.module.state_dict())
 
 
-def test_the_stage_registry_lists_the_stage_names_in_order():
-    from mimicgait.engine.stages import STAGES
-    from mimicgait.pipeline.plan import STAGE_ORDER
+def test_the_stage_registry_holds_the_stage_names_and_a_new_stage_is_one_class(capsys):
+    from mimicgait.cli import main
+    from mimicgait.engine.config import load_config
+    from mimicgait.engine.stages import STAGES, Stage, register_stage, stage_order
+    from mimicgait.pipeline.plan import plan
 
-    assert tuple(STAGES) == STAGE_NAMES == STAGE_ORDER
+    assert set(STAGES) == set(STAGE_NAMES) and stage_order() == STAGE_NAMES
+
+    @register_stage
+    class EchoStage(Stage):
+        name = "echo"
+
+    try:
+        assert stage_order() == (*STAGE_NAMES, "echo")
+        assert [j.name for j in plan(load_config("tiny", ["pipeline.stages=[echo, teacher]"]))] == [
+            "teacher", "echo"]
+        assert main(["train", "--help"]) == 0 and "echo" in capsys.readouterr().out
+    finally:
+        del STAGES["echo"]
 
 
 @pytest.mark.parametrize("stage,setting", [("mimic", "loss.kd=l3"), ("mimic", "mimic.init=copy"),

@@ -7,18 +7,18 @@ import json
 import os
 
 from mimicgait.commands._options import add_overrides
-from mimicgait.engine.schema import STAGE_NAMES
+from mimicgait.engine.stages import stage_order
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `train` sub-command."""
     p = subparsers.add_parser(
         "train",
-        help=f"train one stage ({', '.join(STAGE_NAMES)}) from a YAML config",
+        help=f"train one stage ({', '.join(stage_order())}) from a YAML config",
         description="Train one stage into a run directory (config.yaml, log.jsonl, checkpoints/last.pt, "
         "model.pt). Under `torchrun --nproc_per_node=N` the same command trains with DDP.",
     )
-    p.add_argument("stage", choices=STAGE_NAMES)
+    p.add_argument("stage", choices=stage_order())
     p.add_argument("--config", required=True, help="YAML file or built-in name such as casia-b/gaitbase")
     p.add_argument("--data", required=True, help="data directory (npz archives, pkl tree or PNG tree)")
     p.add_argument("--out", required=True, help="run directory to write")

@@ -35,7 +35,6 @@ from mimicgait.pipeline.evaluate import (
 from mimicgait.pipeline.plan import (
     LABELS,
     PIPELINE_ENTRIES,
-    STAGE_ORDER,
     Job,
     check_pipeline_dir,
     expand,
@@ -48,7 +47,7 @@ from mimicgait.pipeline.summary import summarise
 from mimicgait.pipeline.train import BeforeJob, train_jobs
 
 __all__ = [
-    "LABELS", "MIMIC_MODES", "PIPELINE_ENTRIES", "STAGE_ORDER", "BeforeJob", "Evaluation", "Job",
+    "LABELS", "MIMIC_MODES", "PIPELINE_ENTRIES", "BeforeJob", "Evaluation", "Job",
     "check_pipeline_dir", "eval_subjects", "evaluate_jobs", "evaluations", "expand", "job_config", "plan",
     "plot_reports", "run_pipeline", "summarise", "train_jobs",
 ]

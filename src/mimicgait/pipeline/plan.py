@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from mimicgait.engine.config import ConfigError, apply_overrides, check, merge
-from mimicgait.engine.schema import STAGE_NAMES
+from mimicgait.engine.stages import stage_order
 from mimicgait.errors import UserError
 from mimicgait.io import check_output_dir, check_own_directory
 
-STAGE_ORDER = STAGE_NAMES
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 #: Column labels of the jobs the paper names.
@@ -58,21 +57,21 @@ def plan(config: Mapping[str, Any]) -> list[Job]:
     pipe = config["pipeline"]
     stages = list(pipe["stages"] or [])
     for stage in stages:
-        if stage not in STAGE_ORDER:
+        if stage not in stage_order():
             raise ConfigError(
-                f"pipeline.stages: unknown stage {stage!r}; choose from {', '.join(STAGE_ORDER)}"
+                f"pipeline.stages: unknown stage {stage!r}; choose from {', '.join(stage_order())}"
             )
     if len(set(stages)) != len(stages):
         raise ConfigError(f"pipeline.stages lists a stage twice: {stages}")
-    jobs = [Job(s, s) for s in sorted(stages, key=STAGE_ORDER.index)]
+    jobs = [Job(s, s) for s in sorted(stages, key=stage_order().index)]
     for name, spec in (pipe["variants"] or {}).items():
         where = f"pipeline.variants.{name}"
-        if not _NAME.match(str(name)) or name in STAGE_ORDER or name in ("reports", "plots"):
+        if not _NAME.match(str(name)) or name in stage_order() or name in ("reports", "plots"):
             raise ConfigError(
                 f"{where}: the name must be a plain directory name other than a stage, 'reports' or 'plots'"
             )
-        if not isinstance(spec, Mapping) or spec.get("stage") not in STAGE_ORDER:
-            raise ConfigError(f"{where}: give stage (one of {', '.join(STAGE_ORDER)}) and set, e.g. "
+        if not isinstance(spec, Mapping) or spec.get("stage") not in stage_order():
+            raise ConfigError(f"{where}: give stage (one of {', '.join(stage_order())}) and set, e.g. "
                               "{stage: mimic, set: {loss.kd: l2}}")
         unknown = set(spec) - {"stage", "set"}
         if unknown:
@@ -110,10 +109,10 @@ def job_config(
 ) -> dict[str, Any]:
     """The config `job` trains with (see the module docstring for the order)."""
     per_stage = (config["pipeline"]["overrides"] or {})
-    unknown = set(per_stage) - set(STAGE_ORDER)
+    unknown = set(per_stage) - set(stage_order())
     if unknown:
         raise ConfigError(
-            f"pipeline.overrides: unknown stage(s) {sorted(unknown)}; use {', '.join(STAGE_ORDER)}"
+            f"pipeline.overrides: unknown stage(s) {sorted(unknown)}; use {', '.join(stage_order())}"
         )
     cfg = merge(config, expand(per_stage.get(job.stage), f"pipeline.overrides.{job.stage}"))
     cfg = apply_overrides(cfg, overrides)

@@ -78,6 +78,20 @@ class StageParts:
     device: torch.device
 
 
+#: Every training stage by name (`register_stage`); `engine.stages.STAGES` is this registry, with the
+#: built-in stages in `engine.schema.STAGE_NAMES` order first.
+STAGE_REGISTRY: dict[str, type[Stage]] = {}
+
+
+def register_stage(cls: type[Stage]) -> type[Stage]:
+    """Register a `Stage` subclass under its `name`: `mimicgait train`, the pipeline and the config
+    checks offer every registered stage, so a new stage is one decorated class."""
+    if not cls.name or cls.name in STAGE_REGISTRY:
+        raise ValueError(f"stage {cls.name!r} has no name or is already registered")
+    STAGE_REGISTRY[cls.name] = cls
+    return cls
+
+
 class Stage:
     """Base of the training stages; subclasses set `module` and implement `compute` and `model_spec`.
 

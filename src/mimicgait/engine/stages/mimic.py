@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from mimicgait.engine.checkpoint import relative_reference
 from mimicgait.engine.distributed import gather_across
-from mimicgait.engine.stages.base import Logs, Stage, StageParts
+from mimicgait.engine.stages.base import Logs, Stage, StageParts, register_stage
 from mimicgait.errors import UserError
 from mimicgait.losses import BNNeckCrossEntropy, MiCKDLoss
 from mimicgait.models import BNNeckHead
@@ -27,6 +27,7 @@ from mimicgait.models.spec import build_encoder, build_model
 INITS = ("fresh", "teacher")
 
 
+@register_stage
 class MimicStage(Stage):
     """The mimic network: `encoder` (the student's spec, the teacher's architecture) trained on
     occluded input with `kd` (MiCKD or L2) against the frozen teacher at `teacher`, guided by the

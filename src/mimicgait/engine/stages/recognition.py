@@ -16,13 +16,14 @@ from torch import Tensor, nn
 
 from mimicgait.engine.checkpoint import relative_reference
 from mimicgait.engine.distributed import gather_across
-from mimicgait.engine.stages.base import Logs, Stage, StageParts
+from mimicgait.engine.stages.base import Logs, Stage, StageParts, register_stage
 from mimicgait.errors import UserError
 from mimicgait.losses import BNNeckCrossEntropy, PartTripletLoss, part_accuracy
 from mimicgait.models.checkpoint import load_checkpoint, load_weights
 from mimicgait.models.spec import build_model
 
 
+@register_stage
 class TeacherStage(Stage):
     """Any encoder + BNNeck on holistic sequences: `encoder` is the encoder's spec (name and
     keyword arguments); the loss is `triplet` + `ce_weight` x `ce`."""
@@ -104,6 +105,7 @@ class FromTeacher(TeacherStage):
         return {"init": {"teacher": relative_reference(self.init_file, run_dir)}}
 
 
+@register_stage
 class BaselineStage(FromTeacher):
     """Baseline-2: the same recogniser trained on occluded sequences (from a teacher: `FromTeacher`)."""
 
@@ -117,6 +119,7 @@ class BaselineStage(FromTeacher):
         return x["occluded"]
 
 
+@register_stage
 class OccAwareStage(FromTeacher):
     """Occlusion-Aware (WACV 2024): a classification-only occlusion detector (`feature_dim` wide)
     fused into the embedding, its type cross-entropy weighted by `occlusion_ce_weight`.

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from mimicgait.data.occlusion import OccluderPool, occlude_batch
 from mimicgait.data.samplers import FrameSampler
-from mimicgait.engine.stages.base import Logs, Stage, StageParts
+from mimicgait.engine.stages.base import Logs, Stage, StageParts, register_stage
 from mimicgait.losses import VENLoss
 from mimicgait.models.spec import build_model
 
@@ -31,6 +31,7 @@ def valid_frames(x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
     return x[mask], owner[mask]
 
 
+@register_stage
 class VENStage(Stage):
     """The VEN (`feature_dim` wide) on every frame of occluded sequences, trained with `loss`."""
 
