@@ -76,3 +76,53 @@ def test_gathered_losses_match_one_process_on_the_whole_batch(tmp_path):
     got = torch.load(out, weights_only=True)
     torch.testing.assert_close(got["loss"], loss.detach())
     torch.testing.assert_close(got["grad"], student.grad)
+
+
+# A distillation loss registered here alone: batch-wise, it records what each rank's call saw.
+from mimicgait.losses import register_distillation  # noqa: E402
+
+
+@register_distillation("recording")
+class RecordingKD(torch.nn.Module):
+    """MSE to the teacher that writes the labels it was given to RECORD_DIR/rank<r>.pt."""
+
+    batch_wise = True
+
+    def forward(self, student, teacher, labels):
+        out = os.environ.get("RECORD_DIR")
+        if out:
+            torch.save(labels.cpu(), os.path.join(out, f"rank{os.environ['RANK']}-{labels.numel()}.pt"))
+        return torch.nn.functional.mse_loss(student, teacher.detach())
+
+
+def _mimic_worker(rank: int, world: int, port: int, data: str, runs: str) -> None:
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port), RECORD_DIR=os.path.join(runs, "seen"))
+    torch.set_num_threads(1)
+    from mimicgait.engine.run import train
+
+    config = tiny_config("train.iterations=2", "train.checkpoint_every=0", "loss.kd=recording",
+                         f"mimic.teacher={runs}/teacher", f"mimic.ven={runs}/ven")
+    train("mimic", config, data, os.path.join(runs, "mimic"))
+
+
+def test_a_registered_batch_wise_loss_sees_the_global_batch_under_ddp(tmp_path):
+    from mimicgait.engine.run import train
+
+    data = make_dataset(tmp_path / "data")
+    train("teacher", tiny_config("train.iterations=2"), data, tmp_path / "teacher")
+    train("ven", tiny_config("train.iterations=2"), data, tmp_path / "ven")
+    (tmp_path / "seen").mkdir()
+    try:
+        mp.spawn(_mimic_worker, args=(2, _free_port(), str(data), str(tmp_path)), nprocs=2, join=True)
+    finally:
+        from mimicgait.losses import DISTILLATION_LOSSES
+
+        DISTILLATION_LOSSES.pop("recording", None)
+    seen = sorted((tmp_path / "seen").iterdir())
+    by_rank = {r: [f for f in seen if f.name.startswith(f"rank{r}-")] for r in (0, 1)}
+    assert by_rank[0] and by_rank[1]
+    first = [torch.load(by_rank[r][0], weights_only=True) for r in (0, 1)]
+    assert torch.equal(first[0], first[1])  # every rank's call got the same, gathered batch
+    local = tiny_config()["data"]["ids_per_batch"] * tiny_config()["data"]["seqs_per_id"]
+    assert first[0].numel() in (local, 2 * local) and len(set(first[0].tolist())) > 1

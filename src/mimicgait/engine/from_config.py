@@ -9,6 +9,7 @@ in `engine.schema`; a config from `load_config` has every key, so every key is r
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,9 @@ from mimicgait.engine.stages.mimic import INITS
 from mimicgait.engine.trainer import TrainerSettings
 from mimicgait.engine.validation import ValSettings
 from mimicgait.errors import UserError
-from mimicgait.losses import BNNeckCrossEntropy, L2KDLoss, MiCKDLoss, PartTripletLoss, VENLoss
+from mimicgait.losses import DISTILLATION_LOSSES, BNNeckCrossEntropy, PartTripletLoss, VENLoss
 from mimicgait.models.mimic import INFERENCE_MODES
 from mimicgait.models.preprocess import Preprocess
-
-KD_LOSSES = ("mickd", "l2")
 
 
 def occlusion_policy(occlusion: dict[str, Any]) -> OcclusionPolicy:
@@ -53,6 +52,15 @@ def occlusion_policy(occlusion: dict[str, Any]) -> OcclusionPolicy:
                            wild_range=(float(wild_lo), float(wild_hi)))
 
 
+def distillation_loss(loss: dict[str, Any]) -> torch.nn.Module:
+    """The registered distillation loss `loss.kd`, given the `loss.<kd>_<option>` keys its class
+    declares (MiCKD: loss.mickd_margin, loss.mickd_positives, loss.mickd_normalize)."""
+    name = loss["kd"]
+    cls = DISTILLATION_LOSSES[name]
+    declared = inspect.signature(cls).parameters
+    return cls(**{option: loss[f"{name}_{option}"] for option in declared if f"{name}_{option}" in loss})
+
+
 def _choice(value: str, key: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise UserError(f"{key} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
@@ -64,7 +72,7 @@ def check_stage_config(stage: str, config: dict[str, Any]) -> None:
     if stage not in STAGES:
         raise UserError(f"unknown stage {stage!r}; choose from {', '.join(STAGES)}")
     if stage == "mimic":
-        _choice(config["loss"]["kd"], "loss.kd", KD_LOSSES)
+        _choice(config["loss"]["kd"], "loss.kd", tuple(DISTILLATION_LOSSES))
         _choice(config["mimic"]["init"], "mimic.init", INITS)
         _choice(config["mimic"]["inference"], "mimic.inference", INFERENCE_MODES)
     if stage in ("baseline", "occ-aware"):
@@ -194,8 +202,7 @@ def build_stage(stage: str, config: dict[str, Any], data: TrainingData, device: 
     ce = BNNeckCrossEntropy(float(model["label_smoothing"]))
     if stage == "mimic":
         mimic = config["mimic"]
-        kd = (MiCKDLoss(float(loss["mickd_margin"]), loss["mickd_positives"],
-                        normalize=bool(loss["mickd_normalize"])) if loss["kd"] == "mickd" else L2KDLoss())
+        kd = distillation_loss(loss)
         ce_weight = float(loss["mimic_ce_weight"])
         return cls(
             parts,

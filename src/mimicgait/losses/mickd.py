@@ -1,5 +1,10 @@
 """MiCKD (multi-instance correlational knowledge distillation) and the L2 KD ablation.
 
+Both are registered distillation losses (`register_distillation`): `loss.kd` names one, its options
+come from the `loss` section's keys it declares, and its `batch_wise` flag says whether it compares
+samples across the batch, in which case the mimic stage hands it every rank's embeddings under DDP
+(the global batch, as one process would see it) instead of this rank's share.
+
 MiCKD is a triplet margin loss over the union of the student embeddings (occluded input) and the
 frozen teacher embeddings (holistic input) of a P x K batch, labels duplicated. It is computed with
 pytorch-metric-learning's TripletMarginLoss (mean over non-zero triplets, AvgNonZeroReducer) on the
@@ -27,9 +32,31 @@ from mimicgait.errors import UserError
 
 POSITIVES = ("all", "student", "student-teacher")
 
+#: Registered distillation losses: name -> class taking its options as keyword arguments.
+DISTILLATION_LOSSES: dict[str, type[nn.Module]] = {}
 
+
+def register_distillation(name: str):
+    """Register a distillation loss class under `name` (`loss.kd`). The class declares `batch_wise`
+    (True: it relates samples across the batch, so DDP gathers the global batch for it) and takes
+    `(student [n, c, p], teacher [n, c, p], labels [n])`, returning a scalar."""
+
+    def add(cls: type[nn.Module]) -> type[nn.Module]:
+        if name in DISTILLATION_LOSSES:
+            raise ValueError(f"distillation loss {name!r} is already registered")
+        if not isinstance(getattr(cls, "batch_wise", None), bool):
+            raise ValueError(f"distillation loss {name!r} must declare batch_wise = True or False")
+        DISTILLATION_LOSSES[name] = cls
+        return cls
+
+    return add
+
+
+@register_distillation("mickd")
 class MiCKDLoss(nn.Module):
     """loss(student [n, c, p], teacher [n, c, p], labels [n]) -> scalar."""
+
+    batch_wise = True  # triplets across every instance of the batch
 
     def __init__(self, margin: float = 0.05, positives: str = "all", normalize: bool = False) -> None:
         super().__init__()
@@ -61,9 +88,12 @@ class MiCKDLoss(nn.Module):
         return self.triplet(rows, torch.cat([labels, labels]), indices_tuple=self.triplets(labels))
 
 
+@register_distillation("l2")
 class L2KDLoss(nn.Module):
     """Same-instance distillation: mean squared error between student and (detached) teacher
     embeddings [n, c, p] (the paper's "L2 KD" ablation)."""
+
+    batch_wise = False  # each sample against its own teacher embedding
 
     def forward(self, student: Tensor, teacher: Tensor, labels: Tensor | None = None) -> Tensor:
         return F.mse_loss(student.float(), teacher.detach().float())

@@ -18,7 +18,7 @@ from mimicgait.engine.checkpoint import relative_reference
 from mimicgait.engine.distributed import gather_across
 from mimicgait.engine.stages.base import Logs, Stage, StageParts, register_stage
 from mimicgait.errors import UserError
-from mimicgait.losses import BNNeckCrossEntropy, MiCKDLoss
+from mimicgait.losses import BNNeckCrossEntropy
 from mimicgait.models import BNNeckHead
 from mimicgait.models.checkpoint import load_checkpoint, load_weights
 from mimicgait.models.spec import build_encoder, build_model
@@ -138,7 +138,7 @@ class MimicStage(Stage):
     ) -> tuple[Tensor, Logs]:
         x = self.batch_inputs(batch, generator)
         out = model(x["occluded"], batch["lengths"], x["holistic"])  # {'student', 'teacher'}: [n, c, p]
-        if isinstance(self.kd, MiCKDLoss):  # multi-instance: every rank's instances, as in one process
+        if self.kd.batch_wise:  # relates instances across the batch: every rank's, as in one process
             loss = self.kd(gather_across(out["student"]), gather_across(out["teacher"]),
                            gather_across(batch["labels"]))
         else:
