@@ -1,4 +1,11 @@
-"""OpenGait-style part-wise batch-all triplet loss for the teacher and baseline stages."""
+"""OpenGait-style part-wise batch-all triplet loss for the teacher and baseline stages.
+
+Why not pytorch-metric-learning's TripletMarginLoss, which MiCKD uses: this loss is computed per
+horizontal part on [n, c, p] embeddings and averaged over parts (each part its own metric space, as
+OpenGait trains GaitBase), while MiCKD follows the authors' code in one triplet loss over the
+flattened c*p embeddings. PML would need a loop over the p parts with a reducer per part; the part
+dimension here is one batched `cdist`. The two compute different things, so both stay.
+"""
 
 from __future__ import annotations
 
