@@ -263,7 +263,7 @@ def test_gallery_on_read_only_storage_is_listed_and_searched(setup, tmp_path, ca
 # -- 1. one writer at a time: training and pipeline directories -----------------------------------
 HOLD = """
 import sys
-from mimicgait.io import directory_lock
+from mimicgait.dirlock import directory_lock
 with directory_lock(sys.argv[1]):
     print("held", flush=True)
     sys.stdin.read()

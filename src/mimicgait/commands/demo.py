@@ -187,8 +187,9 @@ def run_demo(
     """Run the demo into `out`; returns the pipeline's result plus {'sizing': per-job step times and
     iterations, 'seconds': wall time}. `views` and `min_iterations` exist for quick tests."""
     from mimicgait.data.sources import open_dataset
+    from mimicgait.dirlock import directory_lock
     from mimicgait.engine.config import apply_overrides, load_config
-    from mimicgait.io import directory_lock, write_atomic
+    from mimicgait.io import write_atomic
     from mimicgait.pipeline import check_pipeline_dir, plan, run_pipeline
 
     if minutes <= 0:

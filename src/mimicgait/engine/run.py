@@ -18,12 +18,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from mimicgait.dirlock import directory_lock
 from mimicgait.engine import distributed
 from mimicgait.engine.config import check_values, save_config
 from mimicgait.engine.from_config import build_stage, check_stage_config, trainer_settings, training_data
 from mimicgait.engine.trainer import Trainer, TrainerSettings
 from mimicgait.errors import UserError
-from mimicgait.io import check_output_dir, check_own_directory, directory_lock, make_output_dir, os_errors
+from mimicgait.io import check_output_dir, check_own_directory, make_output_dir, os_errors
 from mimicgait.models.checkpoint import FINAL_NAME, LAST_NAME
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ def train(
     values, the output directory, the data, the stage's frozen parts and, with `resume`, the
     checkpoint. `config.yaml` is written only once the run starts, so a refused or failed start
     leaves an existing run (and any other directory) as it was. The run directory is locked while
-    the run uses it (`mimicgait.io.directory_lock`): a second run into it is refused in one line
+    the run uses it (`mimicgait.dirlock.directory_lock`): a second run into it is refused in one line
     naming the process holding it.
     """
     check_values(config)

@@ -12,6 +12,9 @@ under `counts.dropped_frames`.
 Cross-view protocols (CASIA-B, OU-MVLP) are averaged as OpenGait does (`eval.cross_view`). Probes
 with no gallery match count as failures there and in GREW; Gait3D leaves them out
 (`Protocol.skip_unmatched`).
+
+Size: a little over 300 lines because the embedder with its per-model cache and the occluder
+plumbing (pool, kinds, dropped frames) serve `evaluate` alone.
 """
 
 from __future__ import annotations

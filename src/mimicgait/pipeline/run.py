@@ -9,9 +9,10 @@ from typing import Any
 
 import torch
 
+from mimicgait.dirlock import directory_lock
 from mimicgait.engine.config import apply_overrides, check_values, save_config
 from mimicgait.engine.precision import eval_amp
-from mimicgait.io import directory_lock, os_errors, write_atomic
+from mimicgait.io import os_errors, write_atomic
 from mimicgait.pipeline.evaluate import eval_subjects, evaluate_jobs
 from mimicgait.pipeline.plan import check_pipeline_dir, job_config, plan
 from mimicgait.pipeline.plots import plot_reports
