@@ -16,6 +16,7 @@ from mimicgait.pipeline import (
     evaluations,
     expand,
     job_config,
+    make_plan,
     plan,
     run_pipeline,
     train_jobs,
@@ -162,13 +163,15 @@ def test_interrupted_stage_is_resumed(config_file, data_dir, tmp_path):
     config = load_config(config_file)
     run = tmp_path / "run"
     sets = ["pipeline.stages=[teacher]", "pipeline.variants={}", "train.checkpoint_every=1"]
-    assert train_jobs(config, data_dir, run, [*sets, "train.iterations=2"]) == {"teacher": "trained"}
+    assert train_jobs(make_plan(config, run, [*sets, "train.iterations=2"]), data_dir, run) == {
+        "teacher": "trained"}
     (run / "teacher" / "model.pt").unlink()  # as if killed after the checkpoint of iteration 2
-    assert train_jobs(config, data_dir, run, [*sets, "train.iterations=3"]) == {"teacher": "resumed"}
+    assert train_jobs(make_plan(config, run, [*sets, "train.iterations=3"]), data_dir, run) == {
+        "teacher": "resumed"}
     assert torch.load(run / "teacher" / "model.pt", weights_only=True)["iteration"] == 3
     records = [json.loads(line) for line in (run / "teacher" / "log.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in records if r.get("resumed")] == [2]
-    assert train_jobs(config, data_dir, run, sets) == {"teacher": "skipped"}
+    assert train_jobs(make_plan(config, run, sets), data_dir, run) == {"teacher": "skipped"}
 
 
 def test_seeds_average_the_papers_protocol_over_occlusion_draws(config_file, data_dir, tmp_path):

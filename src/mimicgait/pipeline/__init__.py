@@ -36,9 +36,11 @@ from mimicgait.pipeline.plan import (
     LABELS,
     PIPELINE_ENTRIES,
     Job,
+    PipelinePlan,
     check_pipeline_dir,
     expand,
     job_config,
+    make_plan,
     plan,
 )
 from mimicgait.pipeline.plots import plot_reports
@@ -47,7 +49,8 @@ from mimicgait.pipeline.summary import summarise
 from mimicgait.pipeline.train import BeforeJob, train_jobs
 
 __all__ = [
-    "LABELS", "MIMIC_MODES", "PIPELINE_ENTRIES", "BeforeJob", "Evaluation", "Job",
-    "check_pipeline_dir", "eval_subjects", "evaluate_jobs", "evaluations", "expand", "job_config", "plan",
+    "LABELS", "MIMIC_MODES", "PIPELINE_ENTRIES", "BeforeJob", "Evaluation", "Job", "PipelinePlan",
+    "check_pipeline_dir", "eval_subjects", "evaluate_jobs", "evaluations", "expand", "job_config",
+    "make_plan", "plan",
     "plot_reports", "run_pipeline", "summarise", "train_jobs",
 ]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mimicgait.errors import UserError
-from mimicgait.pipeline.plan import LABELS, job_config, plan
+from mimicgait.pipeline.plan import LABELS, PipelinePlan, job_config, plan
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +34,11 @@ class Evaluation:
     occlusion: str | None = None  # kinds other than pipeline.eval.occlusion (pipeline.eval.also_occlusion)
 
 
-def evaluations(config: Mapping[str, Any], run_dir: Path) -> list[Evaluation]:
-    """The reports this pipeline produces, given which jobs it has."""
-    jobs = plan(config)
+def evaluations(config: Mapping[str, Any], run_dir: Path, planned: PipelinePlan | None = None
+                ) -> list[Evaluation]:
+    """The reports this pipeline produces, given which jobs it has (from `planned` when the caller
+    has resolved the pipeline already)."""
+    jobs = planned.jobs if planned is not None else plan(config)
     names = {j.name for j in jobs}
     out: list[Evaluation] = []
     if "teacher" in names:
@@ -52,7 +54,9 @@ def evaluations(config: Mapping[str, Any], run_dir: Path) -> list[Evaluation]:
                                       occluded=False))
     if "mimic" in names:
         mimic_job = next(j for j in jobs if j.name == "mimic")
-        guided = bool(job_config(dict(config), mimic_job, run_dir)["mimic"]["guidance"])
+        mimic_config = (planned.configs["mimic"] if planned is not None
+                        else job_config(dict(config), mimic_job, run_dir))
+        guided = bool(mimic_config["mimic"]["guidance"])
         modes = ["guided", "student", "routed"] if guided else ["student"]
         for mode in modes:
             stem, label = MIMIC_MODES[mode]
@@ -159,9 +163,10 @@ def _cached(path: Path, checkpoint: Path, settings: Mapping[str, Any]) -> dict[s
 
 
 def evaluate_jobs(
-    config: dict[str, Any], data_dir: str | Path, run_dir: Path, progress: bool = True
+    planned: PipelinePlan, data_dir: str | Path, run_dir: Path, progress: bool = True, source: Any = None
 ) -> dict[str, dict[str, Any]]:
-    """Write every report of `evaluations` to RUN_DIR/reports (reusing up-to-date ones); returns them."""
+    """Write every report of `evaluations` to RUN_DIR/reports (reusing up-to-date ones); returns them.
+    `source`: the dataset, when the caller has opened it already."""
     from mimicgait.data.sources import open_dataset
     from mimicgait.data.store import SequenceStore
     from mimicgait.deploy.recognizer import resolve_device
@@ -171,9 +176,11 @@ def evaluate_jobs(
     from mimicgait.eval.report import combine_seeds, with_provenance, write_report
     from mimicgait.models.checkpoint import load_for_inference, resolve_checkpoint
 
+    config = planned.resolved
     ev = config["pipeline"]["eval"]
     device = resolve_device(ev["device"] or config["train"]["device"])
-    source = open_dataset(data_dir, partition=config["data"]["partition"])
+    if source is None:
+        source = open_dataset(data_dir, partition=config["data"]["partition"])
     subjects = eval_subjects(config, source)
     store = None
     protocol = build_protocol(config["val"]["protocol"])
@@ -181,7 +188,7 @@ def evaluate_jobs(
     # per model (job, inference mode): loaded once, and its embedding passes shared by its reports
     models: dict[tuple[str, str | None], tuple[Any, dict[str, Any]]] = {}
     caches: dict[tuple[str, str | None], EmbeddingCache] = {}
-    for item in evaluations(config, run_dir):
+    for item in evaluations(config, run_dir, planned):
         checkpoint = resolve_checkpoint(run_dir / item.job, f"pipeline job {item.job}")
         settings = _settings(config, item, subjects)
         path = run_dir / "reports" / f"{item.name}.json"

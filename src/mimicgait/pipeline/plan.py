@@ -80,6 +80,30 @@ def plan(config: Mapping[str, Any]) -> list[Job]:
     return jobs
 
 
+@dataclass(frozen=True)
+class PipelinePlan:
+    """A pipeline resolved once, what `run_pipeline` hands to training, evaluation and the summary:
+    the config with the command line's overrides, the jobs in training order, each job's config."""
+
+    resolved: dict[str, Any]
+    jobs: list[Job]
+    configs: dict[str, dict[str, Any]]
+
+    @property
+    def names(self) -> list[str]:
+        return [job.name for job in self.jobs]
+
+
+def make_plan(config: dict[str, Any], run_dir: str | Path, overrides: Sequence[str] = ()) -> PipelinePlan:
+    """Resolve `config` (without the command line's `overrides`, which apply after
+    `pipeline.overrides`) into its jobs and their configs, once."""
+    resolved = apply_overrides(config, overrides)
+    jobs = plan(resolved)
+    names = [job.name for job in jobs]
+    configs = {job.name: job_config(config, job, Path(run_dir), overrides, names) for job in jobs}
+    return PipelinePlan(resolved, jobs, configs)
+
+
 #: What a pipeline writes at the top of its directory, besides one directory per job.
 PIPELINE_ENTRIES = frozenset({"pipeline.yaml", "summary.md", "reports", "plots"})
 

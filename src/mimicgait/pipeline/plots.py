@@ -7,16 +7,18 @@ from pathlib import Path
 from typing import Any
 
 from mimicgait.pipeline.evaluate import evaluations
+from mimicgait.pipeline.plan import PipelinePlan
 from mimicgait.pipeline.summary import select_reports
 
 
 def plot_reports(
-    reports: Mapping[str, Mapping[str, Any]], config: Mapping[str, Any], run_dir: Path
+    reports: Mapping[str, Mapping[str, Any]], config: Mapping[str, Any], run_dir: Path,
+    planned: PipelinePlan | None = None,
 ) -> list[Path]:
     """CMC and per-kind figures for both gallery settings, per-view maps of teacher and mimic."""
     from mimicgait.eval.plots import plot_cmc, plot_per_kind, plot_view_tables
 
-    items = {e.name: e for e in evaluations(config, run_dir)}
+    items = {e.name: e for e in evaluations(config, run_dir, planned)}
     plots = run_dir / "plots"
     written: list[Path] = []
     for gallery, sub in (("same", plots), ("none", plots / "holistic-gallery")):

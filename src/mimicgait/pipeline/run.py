@@ -10,11 +10,11 @@ from typing import Any
 import torch
 
 from mimicgait.dirlock import directory_lock
-from mimicgait.engine.config import apply_overrides, check_values, save_config
+from mimicgait.engine.config import check_values, save_config
 from mimicgait.engine.precision import eval_amp
 from mimicgait.io import os_errors, write_atomic
 from mimicgait.pipeline.evaluate import eval_subjects, evaluate_jobs
-from mimicgait.pipeline.plan import check_pipeline_dir, job_config, plan
+from mimicgait.pipeline.plan import check_pipeline_dir, make_plan
 from mimicgait.pipeline.plots import plot_reports
 from mimicgait.pipeline.summary import summarise
 from mimicgait.pipeline.train import BeforeJob, train_jobs
@@ -40,31 +40,31 @@ def run_pipeline(
     config = copy.deepcopy(config)
     if progress is not None:
         config["train"]["progress"] = bool(progress)
-    resolved = apply_overrides(config, overrides)
-    jobs = plan(resolved)  # a bad pipeline section, or no subjects to evaluate on, refused before training
-    check_pipeline_dir(run_dir, data_dir, [job.name for job in jobs], own_entries)
+    planned = make_plan(config, run_dir, overrides)  # a bad pipeline section refused before training
+    resolved = planned.resolved
+    check_pipeline_dir(run_dir, data_dir, planned.names, own_entries)
     from mimicgait.engine.from_config import check_stage_config
 
-    names = [job.name for job in jobs]
-    for job in jobs:  # every job's settings, before the first one trains
-        cfg = job_config(config, job, run_dir, overrides, names)
+    for job in planned.jobs:  # every job's settings, before the first one trains
+        cfg = planned.configs[job.name]
         check_values(cfg, where=f"pipeline job {job.name}")
         check_stage_config(job.stage, cfg)
     from mimicgait.data.sources import open_dataset
 
-    eval_subjects(resolved, open_dataset(data_dir, partition=resolved["data"]["partition"]))
+    source = open_dataset(data_dir, partition=resolved["data"]["partition"])
+    eval_subjects(resolved, source)  # no subjects to evaluate on is refused before training, too
     eval_amp(resolved["pipeline"]["eval"]["amp"], torch.device("cpu"))
     with directory_lock(run_dir, "--out"):  # one pipeline per directory; its state checked again under it
-        check_pipeline_dir(run_dir, data_dir, names, own_entries)
+        check_pipeline_dir(run_dir, data_dir, planned.names, own_entries)
         with os_errors(run_dir / "pipeline.yaml", "--out"):
             save_config(resolved, run_dir / "pipeline.yaml")
-        status = train_jobs(config, data_dir, run_dir, overrides, before_job)
+        status = train_jobs(planned, data_dir, run_dir, before_job)
         show = bool(resolved["train"]["progress"]) if progress is None else progress
-        reports = evaluate_jobs(resolved, data_dir, run_dir, progress=show)
-        summary = summarise(resolved, reports, run_dir, data_dir)
+        reports = evaluate_jobs(planned, data_dir, run_dir, progress=show, source=source)
+        summary = summarise(resolved, reports, run_dir, data_dir, planned)
         with os_errors(run_dir / "summary.md", "--out"):
             write_atomic(run_dir / "summary.md", lambda f: f.write(summary.encode()))
-        plot_reports(reports, resolved, run_dir)
+        plot_reports(reports, resolved, run_dir, planned)
     return {
         "jobs": status,
         "reports": {name: str(run_dir / "reports" / f"{name}.json") for name in reports},

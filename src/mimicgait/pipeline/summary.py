@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mimicgait.pipeline.evaluate import Evaluation, evaluations
+from mimicgait.pipeline.plan import PipelinePlan
 
 
 def _rank1_keys(reports: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -37,12 +38,12 @@ def _table(rows: Sequence[tuple[str, Mapping[str, Any]]], holistic: Mapping[str,
 
 
 def summarise(config: Mapping[str, Any], reports: Mapping[str, Mapping[str, Any]], run_dir: Path,
-              data_dir: str | Path) -> str:
+              data_dir: str | Path, planned: PipelinePlan | None = None) -> str:
     """The Markdown comparison of every report (what summary.md holds)."""
     from mimicgait.eval.compare import compare_markdown
 
     ev = config["pipeline"]["eval"]
-    items = {e.name: e for e in evaluations(config, run_dir)}
+    items = {e.name: e for e in evaluations(config, run_dir, planned)}
     if not reports:
         stages = ", ".join(config["pipeline"]["stages"])
         return f"# MimicGait pipeline: {run_dir}\n\nNo recognition model to evaluate (stages: {stages}).\n"

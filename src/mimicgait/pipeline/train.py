@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mimicgait.engine.config import apply_overrides
 from mimicgait.models.checkpoint import FINAL_NAME, LAST_NAME
-from mimicgait.pipeline.plan import Job, job_config, plan
+from mimicgait.pipeline.plan import Job, PipelinePlan
 
 log = logging.getLogger(__name__)
 
@@ -18,10 +18,9 @@ BeforeJob = Callable[[Job, dict[str, Any]], dict[str, Any]]
 
 
 def train_jobs(
-    config: dict[str, Any],
+    planned: PipelinePlan,
     data_dir: str | Path,
     run_dir: Path,
-    overrides: Sequence[str] = (),
     before_job: BeforeJob | None = None,
 ) -> dict[str, str]:
     """Train every job that has no model.pt yet; returns {job: 'trained' | 'resumed' | 'skipped'}.
@@ -30,8 +29,7 @@ def train_jobs(
     iterations from its measured step time)."""
     from mimicgait.engine.run import train
 
-    jobs = plan(apply_overrides(config, overrides))
-    names = [j.name for j in jobs]
+    jobs = planned.jobs
     status = {}
     for i, job in enumerate(jobs, 1):
         out = run_dir / job.name
@@ -42,7 +40,7 @@ def train_jobs(
         resume = (out / LAST_NAME).is_file()
         log.info("[%d/%d] %s: %s stage%s -> %s", i, len(jobs), job.name, job.stage,
                  " (resuming)" if resume else "", out)
-        cfg = job_config(config, job, run_dir, overrides, names)
+        cfg = copy.deepcopy(planned.configs[job.name])
         if before_job is not None:
             cfg = before_job(job, cfg)
         train(job.stage, cfg, data_dir, out, resume=resume)
