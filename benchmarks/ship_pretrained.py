@@ -26,13 +26,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from casia_b_results import train_minutes
+from casia_b_results import time_log, train_minutes
 
 from mimicgait.cli import main as cli_main
 from mimicgait.deploy.inputs import from_data
 from mimicgait.deploy.recognizer import load, load_payload
+from mimicgait.errors import UserError
 from mimicgait.io import check_output_file, write_atomic
-from mimicgait.pretrained import file_sha256
+from mimicgait.models.checkpoint import sha256
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUPS = ("NM", "BG", "CL")
@@ -111,15 +112,6 @@ def reference_embeddings(files: dict[str, Path], data: str) -> dict[str, np.ndar
     return out
 
 
-def wall_and_memory(time_log: str | None) -> str:
-    if not time_log or not Path(time_log).is_file():
-        return "not recorded"
-    text = Path(time_log).read_text(errors="replace")
-    wall = next((ln.split("): ")[-1] for ln in text.splitlines() if "Elapsed (wall clock)" in ln), "?")
-    rss = next((int(ln.split(":")[-1]) for ln in text.splitlines() if "Maximum resident" in ln), 0)
-    return f"{wall} wall, {rss / 1e6:.1f} GB peak resident"
-
-
 def fmt_row(label: str, values: dict[str, Any]) -> str:
     cells = [f"{v[0]:.2f} ± {v[1]:.2f}" if isinstance(v, (tuple, list)) else f"{v:.2f}" for v in
              (values[g] for g in GROUPS)]
@@ -173,7 +165,8 @@ def card(name: str, stage: str, mode: str | None, what: str, entry: dict[str, An
         f"`configs/casia-b/cpu.yaml` at commit `{args.commit}`, run as `{args.command}` on a 2-core CPU "
         "(bf16 autocast where the CPU has it; no GPU). The recipe's two fair controls (Baseline-2 and "
         "Occlusion-Aware) ship nothing and were not trained in this run. Training time: "
-        f"{'; '.join(times)}. The run as timed: {wall_and_memory(args.time_log)}. {args.note}".rstrip(),
+        f"{'; '.join(times)}. The run as timed: "
+        f"{time_log(Path(args.time_log) if args.time_log else None) or 'not recorded'}. {args.note}".rstrip(),
         "",
         "## Validation results",
         "",
@@ -226,24 +219,27 @@ def main() -> int:
             check_output_file(out / f"{name}{suffix}", args.force, "--out")
     check_output_file(Path(args.reference), args.force, "--reference")
     check_output_file(out / "index.json", args.force, "--out")
-    payloads, entries, files = {}, {}, {}
-    for name, stage, mode, _ in MODELS:
-        payload, _ = load_payload(Path(args.run) / stage, mode)
+    # every model is read and checked before any shipped file is replaced
+    payloads = {name: load_payload(Path(args.run) / stage, mode)[0] for name, stage, mode, _ in MODELS}
+    earlier = json.loads(Path(args.results).read_text()) if args.results else None
+    for name, payload in payloads.items():
+        if earlier is not None and earlier.get(name, {}).get("fingerprint") != payload["fingerprint"]:
+            raise UserError(f"--results {args.results}: {name} was evaluated with another model")
+    entries, files = {}, {}
+    for name, _stage, _mode, _ in MODELS:
+        payload = payloads[name]
         file = out / f"{name}.pt"
         write_atomic(file, lambda f, p=payload: torch.save(p, f))
-        payloads[name], files[name] = payload, file
-        entries[name] = {"file": file.name, "sha256": file_sha256(file),
+        files[name] = file
+        entries[name] = {"file": file.name, "sha256": sha256(file),
                          "fingerprint": payload["fingerprint"],
                          "stage": payload["stage"], "inference": payload["inference"],
                          "backbone": payload["model_spec"]["encoder"]["name"],
                          "frame_size": payload["input"]["frame_size"], "bytes": file.stat().st_size,
                          "card": f"{name}.md"}
         print(f"exported {file} ({entries[name]['bytes']} bytes)", file=sys.stderr)
-    earlier = json.loads(Path(args.results).read_text()) if args.results else None
     for name in files:
         if earlier is not None:
-            if earlier.get(name, {}).get("fingerprint") != entries[name]["fingerprint"]:
-                raise SystemExit(f"--results {args.results}: {name} was evaluated with another model")
             entries[name]["results"] = earlier[name]["results"]
             continue
         print(f"evaluating {name}", file=sys.stderr)
@@ -266,4 +262,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except UserError as err:  # a mistake in the arguments or the run: one line, as the CLI says it
+        print(f"ship_pretrained: error: {' '.join(str(err).split())}", file=sys.stderr)
+        sys.exit(2)

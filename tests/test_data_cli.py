@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import casia_b_root
 
 from mimicgait.cli import main
 from mimicgait.data.sources import open_dataset
@@ -83,15 +84,9 @@ def test_convert_round_trips_and_never_touches_the_source(tmp_path):
     assert sorted(os.listdir(tmp_path / "train")) == ["001.npz", "partition.json"]
 
 
-def _casia_b() -> Path | None:
-    env = os.environ.get("MIMICGAIT_CASIA_B")
-    root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data" / "casia-b"
-    return root if (root / "train").is_dir() else None
-
-
-@pytest.mark.skipif(_casia_b() is None, reason="CASIA-B not found (set MIMICGAIT_CASIA_B)")
+@pytest.mark.skipif(casia_b_root() is None, reason="CASIA-B not found (set MIMICGAIT_CASIA_B)")
 def test_casia_b_training_split_smoke():
-    source = open_dataset(_casia_b() / "train")
+    source = open_dataset(casia_b_root() / "train")
     assert source.format == "npz" and len(source.subjects()) == 74
     assert len(source.list_keys()) == 8107
     assert source.partition is not None and len(source.partition["TRAIN_SET"]) == 74

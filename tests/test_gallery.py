@@ -192,10 +192,10 @@ def test_sqlite_file_is_not_a_gallery(tmp_path, capsys):
 
 
 def test_identify_and_embed_from_video(setup, tmp_path, capsys):
-    from test_video_cli import videos_dir
+    from helpers import casia_b_videos
 
     pytest.importorskip("cv2", reason="the video extra (OpenCV) is not installed")
-    videos = videos_dir()
+    videos = casia_b_videos()
     if videos is None:
         pytest.skip("no CASIA-B videos (MIMICGAIT_CASIA_B_VIDEOS)")
     gallery = tmp_path / "g.db"

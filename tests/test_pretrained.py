@@ -15,6 +15,7 @@ import mimicgait
 import mimicgait.pretrained as pretrained
 from mimicgait.cli import main
 from mimicgait.errors import UserError
+from mimicgait.models.checkpoint import sha256
 
 EXPECTED = ("casiab-mimic", "casiab-mimic-guided", "casiab-teacher")
 REFERENCE = Path(__file__).parent / "data" / "pretrained_reference.npz"
@@ -28,7 +29,7 @@ def test_the_package_ships_the_recipe_models_within_budget():
     assert all(f.is_file() for f in files)
     assert sum(f.stat().st_size for f in files) < SIZE_BUDGET
     for m in models.values():
-        assert pretrained.file_sha256(m.file) == m.sha256
+        assert sha256(m.file) == m.sha256
         assert m.file.stat().st_size == m.bytes
         card = m.card.read_text()
         assert m.fingerprint in card and "research use" in card and "--seed 0" in card

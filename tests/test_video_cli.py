@@ -1,26 +1,18 @@
 """`mimicgait silhouettes` end to end: dataset layouts the data layer reads, refusal to overwrite,
 nobody in view, unnamed inputs, the preview GIF and the `--segmenter module:function` hook."""
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import casia_b_videos
 from PIL import Image
 
 from mimicgait.cli import main
 from mimicgait.data.sources import open_dataset
 from mimicgait.video import aligned_iou
 
-
-def videos_dir() -> Path | None:
-    """CASIA-B's raw videos: MIMICGAIT_CASIA_B_VIDEOS, or ../shared/data/casia-b-videos beside the clone."""
-    env = os.environ.get("MIMICGAIT_CASIA_B_VIDEOS")
-    root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data" / "casia-b-videos"
-    return root if (root / "001-nm-01-090.avi").is_file() else None
-
-
-pytestmark = pytest.mark.skipif(videos_dir() is None, reason="no CASIA-B videos (MIMICGAIT_CASIA_B_VIDEOS)")
+pytestmark = pytest.mark.skipif(casia_b_videos() is None,
+                                reason="no CASIA-B videos (MIMICGAIT_CASIA_B_VIDEOS)")
 
 
 @pytest.fixture
@@ -29,7 +21,7 @@ def video_folder(tmp_path):
     folder = tmp_path / "videos"
     folder.mkdir()
     for name in ("001-nm-01-090.avi", "001-cl-01-090.avi", "001-bkgrd-090.avi"):
-        (folder / name).symlink_to(videos_dir() / name)
+        (folder / name).symlink_to(casia_b_videos() / name)
     return folder
 
 
@@ -75,7 +67,7 @@ def test_force_adds_to_an_existing_archive(tmp_path, video_folder):
 
 def test_nobody_in_view_writes_nothing(tmp_path, capsys):
     out = tmp_path / "out"
-    clip = str(videos_dir() / "001-bkgrd-090.avi")
+    clip = str(casia_b_videos() / "001-bkgrd-090.avi")
     assert main(["silhouettes", "--video", clip, "--id", "001-nm-01-090", "--out", str(out)]) == 2
     assert "no usable person" in capsys.readouterr().err
     assert not out.exists()
@@ -83,13 +75,13 @@ def test_nobody_in_view_writes_nothing(tmp_path, capsys):
 
 def test_unnamed_video_needs_an_id(tmp_path, capsys):
     walk = tmp_path / "walk.avi"
-    walk.symlink_to(videos_dir() / "001-nm-01-090.avi")
+    walk.symlink_to(casia_b_videos() / "001-nm-01-090.avi")
     out = tmp_path / "out"
     assert main(["silhouettes", "--video", str(walk), "--out", str(out)]) == 2
     assert "pass --id" in capsys.readouterr().err
     preview = tmp_path / "look.gif"
     assert main(["silhouettes", "--video", str(walk), "--id", "007-nm-01-090", "--out", str(out),
-                 "--preview", str(preview), "--background", str(videos_dir() / "001-bkgrd-090.avi")]) == 0
+                 "--preview", str(preview), "--background", str(casia_b_videos() / "001-bkgrd-090.avi")]) == 0
     assert open_dataset(out).list_keys() == [("007", "nm-01", "090")]
     with Image.open(preview) as gif:
         assert gif.n_frames == 106 and gif.size == (160 + 160 + 120, 120)
@@ -113,7 +105,7 @@ def wrong(frames):
 def test_segmenter_hook(tmp_path, monkeypatch, capsys):
     (tmp_path / "standin_segmenter.py").write_text(SEGMENTER)
     monkeypatch.syspath_prepend(str(tmp_path))
-    walk = str(videos_dir() / "001-nm-01-090.avi")
+    walk = str(casia_b_videos() / "001-nm-01-090.avi")
     assert main(["silhouettes", "--video", walk, "--out", str(tmp_path / "a"),
                  "--segmenter", "standin_segmenter:segment"]) == 0
     import standin_segmenter

@@ -1,25 +1,17 @@
 """`mimicgait.video.extract` on awkward input: nobody in view, damaged files, frame folders, and a
 user's segmenter in place of the background model."""
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import casia_b_videos
 
 from mimicgait.errors import UserError
 from mimicgait.video import NoPersonError, SequenceId, aligned_iou, extract, median_background
 from mimicgait.video.decode import FrameReader
 
-
-def videos_dir() -> Path | None:
-    """CASIA-B's raw videos: MIMICGAIT_CASIA_B_VIDEOS, or ../shared/data/casia-b-videos beside the clone."""
-    env = os.environ.get("MIMICGAIT_CASIA_B_VIDEOS")
-    root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data" / "casia-b-videos"
-    return root if (root / "001-nm-01-090.avi").is_file() else None
-
-
-pytestmark = pytest.mark.skipif(videos_dir() is None, reason="no CASIA-B videos (MIMICGAIT_CASIA_B_VIDEOS)")
+pytestmark = pytest.mark.skipif(casia_b_videos() is None,
+                                reason="no CASIA-B videos (MIMICGAIT_CASIA_B_VIDEOS)")
 
 WALK = "001-nm-01-090.avi"
 
@@ -27,7 +19,7 @@ WALK = "001-nm-01-090.avi"
 @pytest.fixture(scope="module")
 def reference():
     """The walk extracted from the video with the default settings."""
-    return extract(videos_dir() / WALK)
+    return extract(casia_b_videos() / WALK)
 
 
 def test_result_follows_the_data_layer_convention(reference):
@@ -45,7 +37,7 @@ def test_result_follows_the_data_layer_convention(reference):
 
 
 def test_nobody_in_view_is_a_clear_error():
-    clip = videos_dir() / "001-bkgrd-090.avi"
+    clip = casia_b_videos() / "001-bkgrd-090.avi"
     with pytest.raises(NoPersonError, match="no usable person in any of its 55 frames"):
         extract(clip, "auto")
     with pytest.raises(NoPersonError):
@@ -53,10 +45,10 @@ def test_nobody_in_view_is_a_clear_error():
 
 
 def test_truncated_video_keeps_what_decodes_and_warns(tmp_path):
-    data = (videos_dir() / WALK).read_bytes()
+    data = (casia_b_videos() / WALK).read_bytes()
     cut = tmp_path / "001-nm-01-090.avi"
     cut.write_bytes(data[: len(data) * 2 // 3])
-    result = extract(cut, videos_dir() / "001-bkgrd-090.avi")
+    result = extract(cut, casia_b_videos() / "001-bkgrd-090.avi")
     assert result.quality.total < 106 and result.quality.announced == 106
     assert any("truncated" in w for w in result.quality.warnings)
 
@@ -64,7 +56,7 @@ def test_truncated_video_keeps_what_decodes_and_warns(tmp_path):
 @pytest.mark.parametrize("content", [b"", b"RIFF\x00\x00\x00\x00AVI junk" * 50, "head"])
 def test_unreadable_video_is_a_user_error(tmp_path, content):
     bad = tmp_path / "001-nm-01-090.avi"
-    bad.write_bytes((videos_dir() / WALK).read_bytes()[:3000] if content == "head" else content)
+    bad.write_bytes((casia_b_videos() / WALK).read_bytes()[:3000] if content == "head" else content)
     with pytest.raises(UserError, match="001-nm-01-090.avi"):
         extract(bad)
 
@@ -74,7 +66,7 @@ def test_frame_folder_matches_the_video(tmp_path, reference):
 
     folder = tmp_path / "001-nm-01-090"
     folder.mkdir()
-    reader = FrameReader(videos_dir() / WALK)
+    reader = FrameReader(casia_b_videos() / WALK)
     index = 0
     for frames in reader.batches(32):  # [B, H, W, 3] RGB
         for frame in frames:
@@ -90,23 +82,23 @@ def test_frame_folder_matches_the_video(tmp_path, reference):
 
 
 def test_segmenter_hook_replaces_the_background(reference):
-    scene = median_background(FrameReader(videos_dir() / WALK))  # [H, W, 3]
+    scene = median_background(FrameReader(casia_b_videos() / WALK))  # [H, W, 3]
     calls = []
 
     def segment(frames):  # [T, H, W, 3] uint8 -> [T, H, W] probabilities
         calls.append(frames.shape)
         return (np.abs(frames.astype(np.int16) - scene).max(axis=-1) > 30).astype(np.float32)
 
-    result = extract(videos_dir() / WALK, None, segment, batch=40)
+    result = extract(casia_b_videos() / WALK, None, segment, batch=40)
     assert [c[0] for c in calls] == [40, 40, 26] and calls[0][1:] == (240, 320, 3)
     assert aligned_iou(result.frames, result.frame_index, reference.frames).iou > 0.9
 
     with pytest.raises(UserError, match="must return masks"):
-        extract(videos_dir() / WALK, None, lambda frames: frames[..., 0][:, ::2])
+        extract(casia_b_videos() / WALK, None, lambda frames: frames[..., 0][:, ::2])
     with pytest.raises(UserError, match="background"):
-        extract(videos_dir() / WALK, None, None)
+        extract(casia_b_videos() / WALK, None, None)
 
 
 def test_background_of_another_size_is_refused(tmp_path):
     with pytest.raises(UserError, match="same camera"):
-        extract(videos_dir() / WALK, np.zeros((10, 10, 3), np.uint8))
+        extract(casia_b_videos() / WALK, np.zeros((10, 10, 3), np.uint8))

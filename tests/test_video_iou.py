@@ -8,33 +8,24 @@ weaker colour difference loses a few pixels at the shirt's edges (docs/video.md)
 also keeps the frames the release kept: within two frames of the official count on every video.
 """
 
-import os
 import statistics
 from pathlib import Path
 
 import pytest
+from helpers import casia_b_root, casia_b_videos
 
 from mimicgait.data.sources import open_dataset
 from mimicgait.video.agreement import agreement_table
 
 
-def videos_dir() -> Path | None:
-    """CASIA-B's raw videos: MIMICGAIT_CASIA_B_VIDEOS, or ../shared/data/casia-b-videos beside the clone."""
-    env = os.environ.get("MIMICGAIT_CASIA_B_VIDEOS")
-    root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data" / "casia-b-videos"
-    return root if (root / "001-nm-01-090.avi").is_file() else None
-
-
 def official_dir() -> Path | None:
     """The official silhouettes: MIMICGAIT_CASIA_B/train, or ../shared/data/casia-b/train."""
-    env = os.environ.get("MIMICGAIT_CASIA_B")
-    root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data" / "casia-b"
-    root = root / "train"
-    return root if (root / "001.npz").is_file() else None
+    root = casia_b_root()
+    return root / "train" if root is not None and (root / "train" / "001.npz").is_file() else None
 
 
 pytestmark = [
-    pytest.mark.skipif(videos_dir() is None, reason="no CASIA-B videos (MIMICGAIT_CASIA_B_VIDEOS)"),
+    pytest.mark.skipif(casia_b_videos() is None, reason="no CASIA-B videos (MIMICGAIT_CASIA_B_VIDEOS)"),
     pytest.mark.skipif(official_dir() is None, reason="CASIA-B not found (MIMICGAIT_CASIA_B)"),
 ]
 
@@ -44,7 +35,7 @@ def measured():
     """{name: {'auto': iou, 'clip': iou (001 only)}} and the kept / official frame counts."""
     source = open_dataset(official_dir())
     table = {}
-    for name, by_mode in agreement_table(videos_dir(), lambda key: source.read(key).frames).items():
+    for name, by_mode in agreement_table(casia_b_videos(), lambda key: source.read(key).frames).items():
         row = {"official": next(iter(by_mode.values())).reference_frames}
         for mode, v in by_mode.items():
             row[mode], row[f"{mode}_kept"] = v.agreement.iou, v.kept

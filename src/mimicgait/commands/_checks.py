@@ -16,11 +16,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from mimicgait.engine.config_values import MAX_FRAME_SIDE
 from mimicgait.errors import UserError
 
-#: Largest frame side (pixels) a command accepts: four times CASIA-B's 320x240 video, and a
-#: 1024x1024 frame at 4 bytes per pixel is already 4 MiB per frame of every feature map.
-MAX_FRAME_SIDE = 1024
 #: Largest colour distance `silhouettes --threshold` can use: a pixel's distance (max over the RGB
 #: channels) is at most 255, and a pixel is foreground when its distance exceeds the threshold.
 MAX_THRESHOLD = 254

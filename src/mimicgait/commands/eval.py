@@ -107,7 +107,7 @@ def load_store(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the Markdown summary, write JSON and figures as asked; returns the exit code."""
-    from mimicgait.eval.evaluate import check_input_size, evaluate
+    from mimicgait.eval.evaluate import check_input_size, evaluate, parse_kinds
     from mimicgait.eval.protocols import build_protocol, protocol_options
     from mimicgait.eval.report import check_report_path, format_report, with_provenance, write_report
     from mimicgait.io import check_not_an_input, check_output_dir
@@ -121,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plots:
         check_not_an_input(args.plots, "--plots", inputs)
         check_output_dir(args.plots, "--plots")
+    parse_kinds(args.occlusion)  # an unknown kind is refused before the data and the model are read
     if args.list_file:  # a binary or broken list file is refused before the data are read
         read_json(args.list_file, "--list")
     store, source = load_store(args)

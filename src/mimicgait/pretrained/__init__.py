@@ -10,13 +10,13 @@ written by `benchmarks/ship_pretrained.py` from a run of the CASIA-B CPU recipe.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from mimicgait.errors import UserError
+from mimicgait.models.checkpoint import sha256
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 INDEX_FILE = PACKAGE_DIR / "index.json"
@@ -74,22 +74,13 @@ def shipped_model(name: str) -> ShippedModel:
     return entry
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verified_file(name: str) -> Path:
     """The file of shipped model `name`, after its sha256 is checked against the index."""
     entry = shipped_model(name)
     if not entry.file.is_file():
         raise UserError(f"shipped model {name!r}: its file {entry.file} is missing from the installed "
                         "package; reinstall mimicgait")
-    if file_sha256(entry.file) != entry.sha256:
+    if sha256(entry.file) != entry.sha256:
         raise UserError(f"shipped model {name!r}: {entry.file} does not match the sha256 in the package "
                         "index (corrupted or edited); reinstall mimicgait")
     return entry.file
@@ -101,14 +92,21 @@ def is_model_name(text: str | Path) -> bool:
     return bool(text) and "/" not in text and "\\" not in text and Path(text).suffix == ""
 
 
+def shipped_name(source: str | Path) -> str | None:
+    """The shipped model a `--model` value names, or None: an existing path always wins."""
+    text = str(source)
+    return text if text in shipped_models() and not Path(source).exists() else None
+
+
 def resolve_model(source: str | Path) -> tuple[Path, str | None]:
     """(path, shipped name or None) for `--model`: an existing path wins; otherwise a shipped
-    model's name. Neither is a UserError that lists the shipped names."""
+    model's name, its file verified. Neither is a UserError that lists the shipped names."""
+    name = shipped_name(source)
+    if name is not None:
+        return verified_file(name), name
     path = Path(source)
     if path.exists():
         return path, None
-    if str(source) in shipped_models():
-        return verified_file(str(source)), str(source)
     if is_model_name(source):
         raise UserError(f"no shipped model is called {str(source)!r} and no such file exists; "
                         f"{_names_hint()}")
@@ -117,10 +115,7 @@ def resolve_model(source: str | Path) -> tuple[Path, str | None]:
 
 
 def model_path(source: str | Path) -> Path:
-    """What a `--model` value reads from, without checking it: the path itself, or, for a shipped
-    model's name that is not also a path, its file inside the package (so outputs can be checked
-    never to land on it)."""
-    path = Path(source)
-    if not path.exists() and str(source) in shipped_models():
-        return shipped_models()[str(source)].file
-    return path
+    """What a `--model` value reads from, without checking it: the path itself, or a shipped
+    model's file inside the package (so outputs can be checked never to land on it)."""
+    name = shipped_name(source)
+    return shipped_models()[name].file if name is not None else Path(source)
