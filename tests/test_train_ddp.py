@@ -91,7 +91,8 @@ class RecordingKD(torch.nn.Module):
     def forward(self, student, teacher, labels):
         out = os.environ.get("RECORD_DIR")
         if out:
-            torch.save(labels.cpu(), os.path.join(out, f"rank{os.environ['RANK']}-{labels.numel()}.pt"))
+            self.calls = getattr(self, "calls", 0) + 1
+            torch.save(labels.cpu(), os.path.join(out, f"rank{os.environ['RANK']}-call{self.calls}.pt"))
         return torch.nn.functional.mse_loss(student, teacher.detach())
 
 
@@ -119,10 +120,12 @@ def test_a_registered_batch_wise_loss_sees_the_global_batch_under_ddp(tmp_path):
         from mimicgait.losses import DISTILLATION_LOSSES
 
         DISTILLATION_LOSSES.pop("recording", None)
-    seen = sorted((tmp_path / "seen").iterdir())
-    by_rank = {r: [f for f in seen if f.name.startswith(f"rank{r}-")] for r in (0, 1)}
-    assert by_rank[0] and by_rank[1]
-    first = [torch.load(by_rank[r][0], weights_only=True) for r in (0, 1)]
-    assert torch.equal(first[0], first[1])  # every rank's call got the same, gathered batch
+    seen = {f.name: torch.load(f, weights_only=True) for f in (tmp_path / "seen").iterdir()}
+    calls = {r: sorted(name.split("-", 1)[1] for name in seen if name.startswith(f"rank{r}-"))
+             for r in (0, 1)}
+    assert calls[0] and calls[0] == calls[1], seen
     local = tiny_config()["data"]["ids_per_batch"] * tiny_config()["data"]["seqs_per_id"]
-    assert first[0].numel() in (local, 2 * local) and len(set(first[0].tolist())) > 1
+    for call in calls[0]:  # every rank's call got the same, gathered batch
+        labels = [seen[f"rank{r}-{call}"] for r in (0, 1)]
+        assert torch.equal(labels[0], labels[1]), (call, labels)
+        assert labels[0].numel() in (local, 2 * local) and len(set(labels[0].tolist())) > 1, labels[0]
