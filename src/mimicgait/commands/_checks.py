@@ -59,6 +59,13 @@ def positive_int(text: str) -> int:
     return int_range(1)(text)
 
 
+def people_count(text: str) -> int | None:
+    """An argparse type: how many people to track in a video, a whole number >= 1 or 'all' (None)."""
+    if text.strip().lower() == "all":
+        return None
+    return int_range(1)(text)
+
+
 def nonneg_int(text: str) -> int:
     """An argparse type: a whole number >= 0 (seeds, thresholds counted in frames)."""
     return int_range(0)(text)

@@ -19,7 +19,10 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def add_input_options(p: argparse.ArgumentParser, required: bool = True) -> None:
+def add_input_options(p: argparse.ArgumentParser, required: bool = True, people: str = "all") -> None:
+    """--data/--video/--frames and their filters; `people` is the default of --people."""
+    from mimicgait.commands._checks import people_count
+
     group = p.add_mutually_exclusive_group(required=required)
     group.add_argument("--data", help="data directory (npz archives, pkl tree or PNG tree)")
     group.add_argument("--video", help="a video file, or a directory of videos (made into silhouettes)")
@@ -32,6 +35,9 @@ def add_input_options(p: argparse.ArgumentParser, required: bool = True) -> None
                    help="--video/--frames: a clip of the empty scene, or auto (estimated from the footage)")
     p.add_argument("--id", dest="video_id",
                    help="--video/--frames: subject id when the file name is not <sid>-<cond>-<nn>-<view>")
+    p.add_argument("--people", type=people_count, default=people_count(people), metavar="N|all",
+                   help="--video/--frames: track every person (all), at most N of them, or 1: follow the "
+                   f"largest only (default {people}); each track is one sequence")
 
 
 def model_and_data(args: argparse.Namespace) -> list[tuple[str, Any]]:
@@ -70,4 +76,4 @@ def sequences_from_args(args: argparse.Namespace, recognizer: Any) -> Any:
     from mimicgait.deploy.inputs import from_footage
 
     return from_footage(args.video or args.frames, recognizer.frame_size, is_video=bool(args.video),
-                        background=args.background, subject=args.video_id)
+                        background=args.background, subject=args.video_id, people=args.people)

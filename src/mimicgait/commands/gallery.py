@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     enroll = actions.add_parser("enroll", help="embed sequences and enrol them under their subject ids")
     enroll.add_argument("--gallery", required=True, help="gallery file (created when missing)")
     add_model_options(enroll)
-    add_input_options(enroll)
+    add_input_options(enroll, people="1")
     enroll.set_defaults(func=run_enroll)
     listing = actions.add_parser("list", help="identities and their sequence counts")
     listing.add_argument("--gallery", required=True)

@@ -41,9 +41,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="occlusion seed (default 0)")
     p.add_argument("--index", choices=("exact", "faiss"), default="exact",
                    help="exact search (default) or a FAISS shortlist re-ranked exactly (large galleries)")
+    p.add_argument("--annotate", metavar="OUT.mp4|.avi|.gif",
+                   help="--video/--frames: also write the video with each track's box, identity, distance "
+                   "and hidden share (a folder of videos: OUT-<video>.mp4 each)")
     p.add_argument("--json", dest="json_out", help="also write every probe's ranking to this JSON file")
     p.add_argument("--force", action="store_true",
-                   help="overwrite an existing --json (never one of the inputs: gallery, model, data)")
+                   help="overwrite an existing --json or --annotate (never one of the inputs: gallery, "
+                   "model, data)")
     p.set_defaults(func=run)
 
 
@@ -70,6 +74,37 @@ def calibrated_threshold(report_file: str, far: float, fingerprint: str) -> floa
     return float(metrics[key])
 
 
+def annotation_paths(args: argparse.Namespace) -> dict[str, object]:
+    """Where `--annotate` writes each input video, checked before any work: {video path: out path}."""
+    from mimicgait.commands._inputs import model_and_data
+    from mimicgait.errors import UserError
+    from mimicgait.io import check_not_an_input, check_output_file
+    from mimicgait.video.annotate import check_annotation_path
+    from mimicgait.video.decode import input_paths
+
+    if not args.annotate:
+        return {}
+    if not (args.video or args.frames):
+        raise UserError("--annotate draws on footage: give --video or --frames")
+    if args.people == 1:
+        raise UserError("--annotate shows tracked people: use --people all (the default) or N > 1, not 1")
+    out = check_annotation_path(args.annotate)
+    inputs = input_paths(args.video, args.frames)
+    paths = {str(p): out if len(inputs) == 1 else out.with_name(f"{out.stem}-{p.stem}{out.suffix}")
+             for p in inputs}
+    read = [("--gallery", args.gallery), ("--calibration", args.calibration), *model_and_data(args)]
+    for path in paths.values():
+        check_not_an_input(path, "--annotate", read)
+        check_output_file(path, args.force, "--annotate")
+    return paths
+
+
+def _label(result: dict) -> str:
+    """`t<k> <identity> <distance>` for the annotated video."""
+    best = result["matches"][0]["distance"] if result["matches"] else float("nan")
+    return f"t{result['track']['track']} {result['decision']} {best:.2f}"
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -88,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--far needs --calibration REPORT.json "
                         "(mimicgait eval --protocol verification --json)")
     check_calibration(args.calibration, args.far)
+    annotations = annotation_paths(args)
     if args.json_out:  # never over what it reads, even with --force
         check_not_an_input(args.json_out, "--json", [("--gallery", args.gallery),
                                                      ("--calibration", args.calibration),
@@ -129,7 +165,12 @@ def run(args: argparse.Namespace) -> int:
         results.append({"probe": probes.sources[i], "subject": key[0], "condition": key[1], "view": key[2],
                         "occlusion": kinds[i], "decision": decision, "matches": ranked})
         shown = ", ".join(f"{r['identity']} {r['distance']:.3f}" for r in ranked)
-        print(f"{probes.sources[i]}\t{decision}\t{shown}")
+        line = f"{probes.sources[i]}\t{decision}\t{shown}"
+        if probes.tracks:
+            track = probes.tracks[i]
+            results[-1]["track"] = track
+            line += f"\t{track['frames']} frames, hidden {100 * track['hidden']:.0f}%"
+        print(line)
     n = len(results)
     summary = {
         "probes": n, "gallery_identities": len(names), "gallery_sequences": int(len(identity)),
@@ -139,6 +180,14 @@ def run(args: argparse.Namespace) -> int:
         "in_gallery": int(sum(1 for r in results if r["subject"] in set(names))),
     }
     print(json.dumps(summary))
+    if annotations:
+        from mimicgait.video.annotate import annotate_people
+
+        for video in probes.videos:
+            labels = {r["track"]["track"]: _label(r) for r in results
+                      if r["track"]["video"] == str(video.source)}
+            written = annotate_people(video, labels, annotations[str(video.source)])
+            print(f"annotated {video.source.name}: {written}")
     if args.json_out:
         text = json.dumps({"summary": summary, "probes": results}, indent=1).encode()
         with os_errors(args.json_out, "--json"):

@@ -15,7 +15,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from mimicgait.commands._checks import foreground_threshold
+from mimicgait.commands._checks import foreground_threshold, people_count
 from mimicgait.errors import UserError
 from mimicgait.io import check_not_an_input, check_output_dir, check_output_file, make_output_dir
 
@@ -46,8 +46,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="identity of a single input whose name is not <sid>-<cond>-<nn>-<view>")
     parser.add_argument("--segmenter", metavar="MODULE:FUNCTION",
                         help="your person segmenter: frames [T,H,W,3] uint8 RGB -> masks [T,H,W]")
+    parser.add_argument("--people", type=people_count, default=None, metavar="N|all",
+                        help="track every person (all, the default), at most N, or 1: follow the largest "
+                        "moving blob only. With several tracks, track k of video V is sequence V-t<k>")
+    parser.add_argument("--masks", metavar="DIR",
+                        help="also write DIR/<video>.npz with each track's full-frame visible mask "
+                        "(track_<k>: [T, H, W] bool, every decoded frame) to score against a ground truth")
+    parser.add_argument("--annotate", metavar="OUT.mp4|.avi|.gif",
+                        help="also write the video with each track's box, id and hidden share (a folder of "
+                        "videos: OUT-<video>.mp4 each)")
     parser.add_argument("--preview", metavar="FILE.gif",
-                        help="animated GIF of frame | mask | silhouette (one per video: FILE-<name>.gif)")
+                        help="--people 1: animated GIF of frame | mask | silhouette (one per video: "
+                        "FILE-<name>.gif)")
     parser.add_argument("--threshold", type=foreground_threshold, default=None, metavar="N",
                         help="colour distance (grey levels) that makes a pixel foreground (default 30)")
     parser.add_argument("--no-shadow", action="store_true", help="turn shadow suppression off")
@@ -58,10 +68,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Extract, check, write; returns the exit code."""
     from mimicgait.video import AUTO, ForegroundSettings, NoPersonError, extract, require_cv2
+    from mimicgait.video.annotate import annotate_people
     from mimicgait.video.decode import input_paths
+    from mimicgait.video.extract import MIN_FRAMES
     from mimicgait.video.naming import parse_id_option, parse_sequence_name
+    from mimicgait.video.people import extract_people
     from mimicgait.video.segmenter import load_segmenter
-    from mimicgait.video.write import existing_outputs, write_preview, write_sequences
+    from mimicgait.video.write import (
+        existing_outputs,
+        existing_track_outputs,
+        write_preview,
+        write_sequences,
+        write_track_masks,
+    )
 
     require_cv2()
     inputs = input_paths(args.video, args.frames)
@@ -81,20 +100,34 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--video {args.video}: two inputs are both sequence {twice}; rename one")
     # everything about the output is checked before the first frame is decoded
     out = check_output_dir(args.out, "--out")
-    clashes = existing_outputs(out, sequences, args.format)
+    tracking = args.people != 1
+    if tracking:
+        clashes = [c for p, seq in zip(inputs, sequences, strict=True)
+                   for c in existing_track_outputs(out, seq, p.stem if p.is_file() else p.name, args.format)]
+    else:
+        clashes = existing_outputs(out, sequences, args.format)
+        if args.masks or args.annotate:
+            raise UserError(f"{'--masks' if args.masks else '--annotate'} needs tracking: use --people all "
+                            "(the default) or N > 1, not 1")
     if clashes and not args.force:
         raise UserError(f"--out {out}: {clashes[0]} already exists; choose a new --out or pass --force "
                         "to replace it")
+    read = [("--video", p) for p in inputs if p.is_file()] + [("--background", args.background)]
+    read = [(o, f) for o, f in read if f and Path(f).is_file()]
+    masks = _per_video(args.masks, inputs, "--masks", read, args.force)
+    annotations = _per_video(args.annotate, inputs, "--annotate", read, args.force)
     previews: list[Path | None] = [None] * len(inputs)
+    if args.preview is not None and tracking:
+        raise UserError("--preview shows one followed person: add --people 1, or use --annotate to see "
+                        "every track")
     if args.preview is not None:
         preview = Path(args.preview)
         if preview.suffix.lower() != ".gif":
             raise UserError(f"--preview {preview}: give a file name ending in .gif")
         previews = [preview if len(inputs) == 1 else preview.with_name(f"{preview.stem}-{n}.gif")
                     for n in names]
-        read = [("--video", p) for p in inputs if p.is_file()] + [("--background", args.background)]
         for path in previews:
-            check_not_an_input(path, "--preview", [(o, f) for o, f in read if f and Path(f).is_file()])
+            check_not_an_input(path, "--preview", read)
             check_output_file(path, force=args.force, what="--preview")
     segmenter = load_segmenter(args.segmenter) if args.segmenter else None
     background = args.background if args.background is not None else (None if segmenter else AUTO)
@@ -107,29 +140,64 @@ def run(args: argparse.Namespace) -> int:
 
     # each video's sequence is written as soon as it is extracted: an interrupted run keeps them all
     written: dict[Path, None] = {}
-    done = frames = 0
-    for path, sequence, preview_path in zip(inputs, sequences, previews, strict=True):
+    done = frames = sequences_written = 0
+    for position, (path, sequence, preview_path) in enumerate(zip(inputs, sequences, previews, strict=True)):
         try:
-            result = extract(path, background, segmenter, sequence=sequence, foreground=settings,
-                             preview=preview_path is not None)
+            if tracking:
+                people = extract_people(path, background, segmenter, sequence=sequence, foreground=settings,
+                                        people=args.people)
+                results = people.tracks
+            else:
+                results = [extract(path, background, segmenter, sequence=sequence, foreground=settings,
+                                   preview=preview_path is not None)]
         except NoPersonError as err:
             if len(inputs) == 1:
                 raise
             log.warning("%s", err)
             continue
-        print(result.quality.line(result.name))
-        for warning in result.quality.warnings:
-            log.warning("%s: %s", result.name, warning)
+        for result in results:
+            print(result.quality.line(result.name))
+            for warning in result.quality.warnings:
+                log.warning("%s: %s", result.name, warning)
         make_output_dir(out, "--out")
-        written.update(dict.fromkeys(write_sequences([result], out, args.format)))
+        written.update(dict.fromkeys(write_sequences(results, out, args.format)))
         done += 1
-        frames += len(result.frames)
+        frames += sum(len(r.frames) for r in results)
+        sequences_written += len(results)
+        if tracking and people.ignored:
+            log.info("%s: %d short track(s) left out (fewer than %d kept frames)", path.name, people.ignored,
+                     MIN_FRAMES)
         if preview_path is not None:
             make_output_dir(preview_path.parent, "--preview")
-            write_preview(result, preview_path)
+            write_preview(results[0], preview_path)
+        if masks:
+            write_track_masks(people, masks[position])
+        if annotations:
+            annotate_people(people, {}, annotations[position])
     if not done:
         raise UserError(f"no person found in any of the {len(inputs)} inputs; nothing written")
     skipped = len(inputs) - done
-    print(f"wrote {done} sequences ({frames} frames) in {len(written)} {args.format} file(s) to {out}"
-          + (f"; {skipped} input(s) skipped" if skipped else ""))
+    print(f"wrote {sequences_written} sequences ({frames} frames) in {len(written)} {args.format} file(s) "
+          f"to {out}" + (f"; {skipped} input(s) skipped" if skipped else ""))
     return 0
+
+
+def _per_video(option: str | None, inputs: list[Path], what: str, read: list, force: bool) -> list[Path]:
+    """The file `--masks DIR` or `--annotate FILE` writes for each input, checked before any work."""
+    if not option:
+        return []
+    if what == "--masks":
+        folder = Path(option)
+        if folder.exists() and not folder.is_dir():
+            raise UserError(f"--masks {folder} is a file; give a directory")
+        paths = [folder / f"{p.stem if p.is_file() else p.name}.npz" for p in inputs]
+    else:
+        from mimicgait.video.annotate import check_annotation_path
+
+        out = check_annotation_path(option)
+        paths = [out] if len(inputs) == 1 else [out.with_name(f"{out.stem}-{p.stem}{out.suffix}")
+                                                for p in inputs]
+    for path in paths:
+        check_not_an_input(path, what, read)
+        check_output_file(path, force, what)
+    return paths

@@ -32,6 +32,8 @@ class SequenceSet:
     load: Callable[[int], np.ndarray]
     sources: list[str]
     notes: list[str] = field(default_factory=list)
+    tracks: list[dict] = field(default_factory=list)  # footage: per sequence its video, track, frames, hidden
+    videos: list = field(default_factory=list)  # footage tracked for several people: VideoPeople per video
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -40,7 +42,8 @@ class SequenceSet:
         positions = [int(p) for p in positions]
         return SequenceSet([self.keys[p] for p in positions], self.lengths[positions],
                            lambda i: self.load(positions[i]), [self.sources[p] for p in positions],
-                           self.notes)
+                           self.notes, [self.tracks[p] for p in positions] if self.tracks else [],
+                           self.videos)
 
 
 def from_data(
@@ -128,12 +131,21 @@ def from_footage(
     is_video: bool = True,
     background: str | None = "auto",
     subject: str | None = None,
+    people: int | None = 1,
 ) -> SequenceSet:
-    """Sequences made from camera footage by `mimicgait.video.extract` (a video, a folder of videos,
-    or with `is_video=False` a folder of frames): keys from `<sid>-<cond>-<nn>-<view>` names or
-    `subject` (the same form, `--id`); an unnamed video is keyed by its file name."""
+    """Sequences made from camera footage (a video, a folder of videos, or with `is_video=False` a
+    folder of frames): keys from `<sid>-<cond>-<nn>-<view>` names or `subject` (the same form,
+    `--id`); an unnamed video is keyed by its file name.
+
+    `people=1` follows the one person of each video (`mimicgait.video.extract`); otherwise every
+    person is tracked (`mimicgait.video.people.extract_people`, at most `people` of them, None:
+    all), each track one sequence: the video's own key when it holds one track, else
+    `<video>-t<k>`, with source `<path>#t<k>`. `tracks` then says per sequence its video, track,
+    kept frames and mean hidden share, and `videos` holds each video's tracking (for annotation).
+    """
     from mimicgait.video import extract, parse_id_option, parse_sequence_name, require_cv2
     from mimicgait.video.decode import input_paths
+    from mimicgait.video.people import extract_people
 
     require_cv2()
     paths = input_paths(path if is_video else None, None if is_video else path)
@@ -142,14 +154,32 @@ def from_footage(
         raise UserError(f"--id names one sequence, but --video {path} holds {len(paths)} videos")
     keys: list[Key] = []
     frames: list[np.ndarray] = []
+    sources: list[str] = []
     notes: list[str] = []
+    tracks: list[dict] = []
+    videos: list = []
     for p in paths:
         named = given or parse_sequence_name(p)
-        result = extract(p, background=background, sequence=named, size=tuple(frame_size))
-        notes.append(result.quality.line(p.name))
-        keys.append((named.subject, named.condition, named.view) if named else (p.stem, "video", "-"))
-        frames.append(result.frames)
+        if people == 1:
+            result = extract(p, background=background, sequence=named, size=tuple(frame_size))
+            found = [result]
+        else:
+            tracked = extract_people(p, background=background, sequence=named, size=tuple(frame_size),
+                                     people=people)
+            videos.append(tracked)
+            found = tracked.tracks
+        for item in found:
+            several = len(found) > 1
+            notes.append(item.quality.line(f"{p.name}#t{item.track}" if several else p.name))
+            ident = item.sequence
+            keys.append(ident.key if ident else (p.stem, "video", "-"))
+            frames.append(item.frames)
+            sources.append(f"{p}#t{item.track}" if several else str(p))
+            hidden = getattr(item, "hidden", None)
+            tracks.append({"video": str(p), "track": getattr(item, "track", 1), "frames": len(item.frames),
+                           "hidden": round(float(np.mean(hidden)), 3) if hidden is not None and len(hidden)
+                           else 0.0})
     for note in notes:
         log.info("%s", note)
-    return SequenceSet(keys, np.array([len(f) for f in frames]), frames.__getitem__,
-                       [str(p) for p in paths], notes)
+    return SequenceSet(keys, np.array([len(f) for f in frames]), frames.__getitem__, sources, notes,
+                       tracks, videos)

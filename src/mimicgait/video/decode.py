@@ -51,7 +51,7 @@ class FrameReader:
 
     `batches(size)` streams uint8 RGB `[B, H, W, 3]` arrays; every call starts again at frame 0
     (a background estimate reads the frames once, the segmentation a second time). Attributes:
-    `height`, `width`, `announced` (the frame count the container states; None for folders, which
+    `height`, `width`, `fps`, `announced` (the frame count the container states; None for folders, which
     know it exactly, or when the container does not say) and, after a full pass, `decoded`.
     """
 
@@ -63,6 +63,7 @@ class FrameReader:
         self.images: list[Path] | None = None
         self.announced: int | None = None
         self.decoded: int | None = None
+        self.fps = 25.0  # frames per second the container states; 25 for frame folders or when unknown
         if self.path.is_dir():
             self.images = list_images(self.path)
             if not self.images:
@@ -74,6 +75,9 @@ class FrameReader:
             capture = self._open()
             count = int(capture.get(self.cv2.CAP_PROP_FRAME_COUNT))
             self.announced = count if count > 0 else None
+            fps = float(capture.get(self.cv2.CAP_PROP_FPS))
+            if np.isfinite(fps) and 1.0 <= fps <= 1000.0:
+                self.fps = fps
             ok, first = capture.read()
             capture.release()
             if not ok or first is None:

@@ -85,3 +85,19 @@ def foreground_masks(
     if settings.shadow:
         suppress_shadows(frames, background, fg, dist, settings)
     return clean_masks(fg.view(np.uint8), settings)
+
+
+def solid_mask(mask: np.ndarray, closing: int = 5) -> np.ndarray:
+    """One person's mask `[h, w]` bool made solid: closed with an elliptic kernel of `closing` pixels
+    (0: no closing) and its holes filled. A light shirt against a light wall leaves gaps in the
+    foreground that are the person all the same; gaps open to the outside wider than the kernel
+    stay (filling those would add scene, the space between arm and body)."""
+    cv2 = require_cv2()
+    pad = max(closing, 1)  # an empty margin, so the closing does not grow a mask cut by the crop
+    person = np.pad(mask.astype(np.uint8), pad)  # [h + 2 pad, w + 2 pad] 0/1
+    if closing > 1:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (closing, closing))
+        person = cv2.morphologyEx(person, cv2.MORPH_CLOSE, kernel)
+    outside = person ^ 1  # 1 where not the person
+    cv2.floodFill(outside, None, (0, 0), 2)  # what the margin reaches is outside; the rest are holes
+    return (outside != 2)[pad:-pad, pad:-pad]

@@ -71,19 +71,10 @@ class PersonTracker:
             if near.size:
                 chosen = near
         main = int(chosen[np.argmax(area[chosen])])
-        left, top, w, h = (int(v) for v in stats[main, :4])
-        # split-off parts: overlapping the person's columns (a margin of a tenth of its height),
-        # from one height above its top to a fifth of its height below its bottom
-        margin = max(2, h // 10)
-        x0, y0 = stats[:, 0], stats[:, 1]
-        x1, y1 = x0 + stats[:, 2], y0 + stats[:, 3]
-        part = ((area >= s.min_part) & (x0 < left + w + margin) & (x1 > left - margin)
-                & (y1 > top - h) & (y0 < top + h + h // 5))
-        part[0] = False
-        part[main] = True
+        part = attached_parts(stats, main, s.min_part)
         person = part[labels]  # [H, W] bool
-        px0, py0 = int(x0[part].min()), int(y0[part].min())
-        px1, py1 = int(x1[part].max()), int(y1[part].max())  # exclusive
+        px0, py0 = int(stats[part, 0].min()), int(stats[part, 1].min())
+        px1, py1 = int((stats[part, 0] + stats[part, 2]).max()), int((stats[part, 1] + stats[part, 3]).max())
         self.last_x = float(centroids[main, 0])
         person_height = py1 - py0
         if px0 < s.edge or py0 < s.edge or px1 > width - s.edge or py1 > height - s.edge:
@@ -91,3 +82,23 @@ class PersonTracker:
         if person_height < s.min_height * height:
             return PersonFrame(SMALL, None, person_height)
         return PersonFrame(KEPT, person, person_height)
+
+
+def attached_parts(stats: np.ndarray, main: int, min_part: int) -> np.ndarray:
+    """Which connected components belong to the person whose main component is `main`: itself and
+    the parts the mask split off it (a head, a light shirt against a light wall).
+
+    `stats` `[count, 5]` is OpenCV's component statistics (row 0 the background). A part has at
+    least `min_part` pixels, overlaps the main component's columns (with a margin of a tenth of its
+    height) and lies between one height above its top and a fifth of its height below its bottom.
+    Returns `[count]` bool.
+    """
+    left, top, w, h = (int(v) for v in stats[main, :4])
+    margin = max(2, h // 10)
+    x0, y0 = stats[:, 0], stats[:, 1]
+    x1, y1 = x0 + stats[:, 2], y0 + stats[:, 3]
+    part = ((stats[:, 4] >= min_part) & (x0 < left + w + margin) & (x1 > left - margin)
+            & (y1 > top - h) & (y0 < top + h + h // 5))
+    part[0] = False
+    part[main] = True
+    return part

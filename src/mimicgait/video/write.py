@@ -16,6 +16,7 @@ import io
 import pickle
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -25,6 +26,9 @@ from mimicgait.errors import UserError
 from mimicgait.io import os_errors, write_atomic
 from mimicgait.video.extract import Extraction
 from mimicgait.video.naming import SequenceId
+
+if TYPE_CHECKING:
+    from mimicgait.video.people import VideoPeople
 
 OUTPUT_FORMATS = ("npz", "png", "pkl")
 
@@ -114,3 +118,23 @@ def write_preview(extraction: Extraction, path: str | Path, fps: float = 25.0) -
     data = buffer.getvalue()
     with os_errors(path, "--preview"):
         return write_atomic(path, lambda f: f.write(data))
+
+
+def existing_track_outputs(out: Path, sequence: SequenceId | None, stem: str, fmt: str) -> list[Path]:
+    """What a video's tracks could replace in `out`: the video's own sequence path (one track) and
+    any `<video>-t<k>` sequence (several), found before decoding since the track count is not
+    known yet."""
+    found = existing_outputs(out, [sequence], fmt) if sequence is not None else []
+    base = sequence.name if sequence is not None else stem
+    pattern = f"{base}-t*.npz" if fmt == "npz" else f"{base}-t*"
+    if not out.is_dir():
+        return found
+    return found + sorted(out.glob(pattern))
+
+
+def write_track_masks(people: VideoPeople, path: str | Path) -> Path:
+    """`path` (.npz, compressed): per track `track_<k>`, its full-frame visible mask `[T, H, W]` bool
+    over every decoded frame (all False where the track is absent), for scoring against any truth."""
+    arrays = {f"track_{k}": people.masks[k] for k in people.masks}
+    with os_errors(path, "--masks"):
+        return write_atomic(path, lambda f: np.savez_compressed(f, **arrays))
