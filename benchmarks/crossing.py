@@ -8,7 +8,12 @@ exact truth, and identification of the tracks.
    the first, timed so both reach the image centre together. Written to `--out` as
    `cross-<sidA>-<sidB>.mp4` ('mp4v', 25 frames/s) and `.npz` (the true masks, bit-packed, and
    the identities; `mimicgait.video.crossing.load_truth` reads it).
-2. Tracking: `mimicgait.video.people.extract_people` (background 'auto') on each MP4. Tracks are
+   `--reuse` builds nothing: it scores the crossings already in `--out` (each pair's MP4 and npz
+   must be there, made with the same pairs; their settings are not re-checked).
+2. Tracking: `mimicgait.video.people.extract_people` (background 'auto'; with `--segmenter
+   MODULE:FUNCTION` that person segmenter and no background, its `reset()` if the plugin's module
+   has one called before each crossing, and its seconds and frames in `overall.segmenter`; the
+   truth and `foreground_reference` stay background subtraction's) on each MP4. Tracks are
    matched to walkers per frame by box IoU (at least 0.5); `motmetrics` gives identity switches,
    IDF1 and MOTA over the frames where a walker is fully inside the image and at most 70 % hidden
    (elsewhere it is ignored); mask IoU of each walker is binned by how hidden it is (0, up to 0.3,
@@ -28,8 +33,9 @@ exact truth, and identification of the tracks.
 Prints one JSON object (also to `--json FILE`); a mistake in the arguments is one line on stderr
 and exit status 2.
 
-    .venv/bin/python benchmarks/crossing.py --out DIR [--force] [--limit N] [--json FILE]
+    .venv/bin/python benchmarks/crossing.py --out DIR [--force | --reuse] [--limit N] [--json FILE]
         [--model casiab-mimic] [--build-only | --no-identify] [--pairs 001-nm-01:002-nm-01,...]
+        [--segmenter MODULE:FUNCTION]
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import os
 import re
 import shlex
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -66,6 +73,7 @@ from mimicgait.video.crossing import (
     compose,
     foreground_reference,
     iou_summary,
+    load_truth,
     mirror,
     mot_accumulator,
     opaque,
@@ -133,12 +141,21 @@ def require_people() -> Callable[..., Any]:
 
 def check_outputs(args: argparse.Namespace, pairs: list[tuple[str, str]]) -> list[tuple[Path, Path]]:
     """The (video, truth) paths of every crossing, refused before any work when they exist (no --force)
-    or lie among the inputs, or when a source video is missing; --json is checked the same way."""
+    or lie among the inputs, or when a source video is missing; --json is checked the same way.
+    With --reuse the crossings must exist instead, and are not written."""
     out = Path(args.out)
     check_output_dir(out, "--out")
     check_not_an_input(out, "--out", [("--videos", args.videos), ("--data", args.data)])
     paths = []
     for back, front in pairs:
+        if args.reuse:
+            name = crossing_name(back, front)
+            found = (out / f"{name}.mp4", out / f"{name}.npz")
+            for path in found:
+                if not path.is_file():
+                    raise UserError(f"--reuse: no {path}; make the crossings first (without --reuse)")
+            paths.append(found)
+            continue
         for sequence in (back, front):
             if not (Path(args.videos) / f"{sequence}.avi").is_file():
                 raise UserError(f"--videos {args.videos}: no {sequence}.avi")
@@ -178,14 +195,31 @@ def build(args: argparse.Namespace, back: str, front: str, walkers: dict[str, Wa
     return crossing
 
 
-def describe(crossing: Crossing, paths: tuple[Path, Path]) -> dict[str, Any]:
-    """What a crossing is: its sources, length, timing and how hidden the walker behind gets."""
-    truth = crossing.truth
+def reuse(back: str, front: str, paths: tuple[Path, Path]) -> Truth:
+    """The truth of a crossing already in --out, checked to be of the pair asked for."""
+    truth = load_truth(paths[1])
+    if tuple(truth.sequences) != (back, front):
+        raise UserError(f"--reuse: {paths[1]} crosses {' and '.join(truth.sequences)}, not {back} and "
+                        f"{front}")
+    return truth
+
+
+def truth_offset(truth: Truth) -> int | None:
+    """The front walker's video frame j is shown with the back walker's frame j + offset (None when
+    the two are never in view together)."""
+    both = (truth.sources >= 0).all(axis=0)  # [N]
+    if not both.any():
+        return None
+    return int(truth.sources[0, both][0] - truth.sources[1, both][0])
+
+
+def describe(truth: Truth, frames: int, offset: int | None, paths: tuple[Path, Path]) -> dict[str, Any]:
+    """What a crossing is: its sources, length (`frames`), timing and how hidden the walker behind gets."""
     hidden = truth.hidden(0)  # [N], NaN where the back walker is not in view
     seen = hidden[~np.isnan(hidden)]
     return {
-        "name": truth.name, "video": str(paths[0]), "truth": str(paths[1]), "frames": len(crossing.frames),
-        "offset": crossing.offset,
+        "name": truth.name, "video": str(paths[0]), "truth": str(paths[1]), "frames": frames,
+        "offset": offset,
         **{role: {"sequence": truth.sequences[r], "subject": truth.subjects[r],
                   "frames_in_view": int(truth.full(r).any(axis=(1, 2)).sum())}
            for r, role in enumerate(ROLES)},
@@ -195,14 +229,43 @@ def describe(crossing: Crossing, paths: tuple[Path, Path]) -> dict[str, Any]:
     }
 
 
-def track(extract_people: Callable[..., Any], video: Path, truth: Truth, batch: int
-          ) -> tuple[Any, list[WalkerScore], Any]:
-    """Run the multi-person extractor on a crossing and score it: (result or None, per-walker scores,
-    motmetrics accumulator). Nobody found is a result with no tracks, not an error."""
+class Timed:
+    """A --segmenter that adds up the seconds spent in it and the frames it saw; `reset` is its
+    module's reset() (None when it has none)."""
+
+    def __init__(self, segmenter: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.segmenter, self.seconds, self.frames = segmenter, 0.0, 0
+        self.reset = getattr(segmenter, "__globals__", {}).get("reset")
+        self.__name__ = getattr(segmenter, "__name__", "segmenter")  # the hook's errors name the plugin
+        self.__module__ = getattr(segmenter, "__module__", None)  # type: ignore[assignment]
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        start = time.perf_counter()
+        masks = self.segmenter(frames)
+        self.seconds += time.perf_counter() - start
+        self.frames += len(frames)
+        return masks
+
+    def figures(self) -> dict[str, Any]:
+        """Seconds inside the segmenter, frames, and seconds per frame."""
+        return {"seconds": round(self.seconds, 2), "frames": self.frames,
+                "seconds_per_frame": round(self.seconds / max(self.frames, 1), 5)}
+
+
+def track(extract_people: Callable[..., Any], video: Path, truth: Truth, batch: int,
+          segmenter: Timed | None = None) -> tuple[Any, list[WalkerScore], Any]:
+    """Run the multi-person extractor on a crossing (background 'auto', or `segmenter`) and score it:
+    (result or None, per-walker scores, motmetrics accumulator). Nobody found is a result with no
+    tracks, not an error."""
     from mimicgait.video.extract import NoPersonError
 
     try:
-        result = extract_people(video, "auto", batch=batch)
+        if segmenter is None:
+            result = extract_people(video, "auto", batch=batch)
+        else:
+            if callable(segmenter.reset):
+                segmenter.reset()
+            result = extract_people(video, None, segmenter=segmenter, batch=batch)
     except NoPersonError:
         result = None
     frames = len(truth.front)
@@ -225,14 +288,15 @@ def mot_figures(row: Any) -> dict[str, Any]:
 
 
 def score_all(extract_people: Callable[..., Any], truths: list[Truth], rows: list[dict[str, Any]],
-              paths: list[tuple[Path, Path]], batch: int) -> tuple[dict[str, Any], list[Any]]:
+              paths: list[tuple[Path, Path]], batch: int, segmenter: Timed | None = None
+              ) -> tuple[dict[str, Any], list[Any]]:
     """Step 2 for every crossing: fills each row, returns the overall figures and the results."""
     import motmetrics as mm
 
     results, accumulators, by_role = [], [], [[] for _ in ROLES]
     reference: list[list[np.ndarray]] = [[] for _ in ROLES]  # per walker, [N] IoU of plain foreground
     for truth, row, (video, _) in zip(truths, rows, paths, strict=True):
-        result, scores, accumulator = track(extract_people, video, truth, batch)
+        result, scores, accumulator = track(extract_people, video, truth, batch, segmenter)
         plain = foreground_reference(video, truth, batch=batch)
         results.append(result)
         accumulators.append(accumulator)
@@ -254,6 +318,8 @@ def score_all(extract_people: Callable[..., Any], truths: list[Truth], rows: lis
                "mot": mot_figures(summary.loc["OVERALL"]),
                "walkers": {role: iou_summary(by_role[r]) for r, role in enumerate(ROLES)},
                "foreground_reference": reference_summary([np.concatenate(x) for x in reference])}
+    if segmenter is not None:
+        overall["segmenter"] = segmenter.figures()
     return overall, results
 
 
@@ -386,6 +452,10 @@ def main() -> int:
     parser.add_argument("--data", default=data_default, help="official silhouettes (the gallery)")
     parser.add_argument("--out", required=True, help="folder for the crossings (MP4 + truth npz)")
     parser.add_argument("--force", action="store_true", help="overwrite existing crossings and --json")
+    parser.add_argument("--reuse", action="store_true",
+                        help="score the crossings already in --out (MP4 + npz) instead of making them")
+    parser.add_argument("--segmenter", metavar="MODULE:FUNCTION",
+                        help="track with this person segmenter (no background) instead of background 'auto'")
     parser.add_argument("--pairs", help="BEHIND:FRONT,... sequences without the view (default: 6 built in)")
     parser.add_argument("--view", default="090")
     parser.add_argument("--limit", type=int, help="only the first N pairs (smoke runs)")
@@ -415,8 +485,17 @@ def main() -> int:
         raise UserError(f"--closing {args.closing}: give a kernel size of 0 or more pixels")
     if not 0.5 <= args.scale <= 2.0:
         raise UserError(f"--scale {args.scale}: give a factor between 0.5 and 2")
+    if args.reuse and args.build_only:
+        raise UserError("--reuse scores the crossings in --out; --build-only makes them: give one")
+    if args.segmenter and args.build_only:
+        raise UserError("--segmenter is for the tracking step; --build-only skips it")
     pairs = parse_pairs(args.pairs, args.view)[: args.limit]
     extract_people = None if args.build_only else require_people()
+    segmenter = None
+    if args.segmenter and extract_people is not None:
+        from mimicgait.video.segmenter import load_segmenter
+
+        segmenter = Timed(load_segmenter(args.segmenter))
     paths = check_outputs(args, pairs)
     identifying = extract_people is not None and not args.no_identify
     recognizer, source = load_model(args) if identifying else (None, None)
@@ -425,9 +504,14 @@ def main() -> int:
     rows: list[dict[str, Any]] = []
     walkers: dict[str, Walker] = {}
     for (back, front), where in zip(pairs, paths, strict=True):
+        if args.reuse:
+            truth = reuse(back, front, where)
+            truths.append(truth)
+            rows.append(describe(truth, len(truth.front), truth_offset(truth), where))
+            continue
         crossing = build(args, back, front, walkers, where)
         truths.append(crossing.truth)
-        rows.append(describe(crossing, where))
+        rows.append(describe(crossing.truth, len(crossing.frames), crossing.offset, where))
         print(f"{crossing.truth.name}: {len(crossing.frames)} frames written", file=sys.stderr)
     walkers.clear()
     report: dict[str, Any] = {
@@ -436,11 +520,12 @@ def main() -> int:
                      "front_scale": 1.0 if args.same_depth else args.scale,
                      "front_shift_px": 0.0 if args.same_depth else args.shift,
                      "front_closing_px": args.closing,
-                     "max_hidden": MAX_HIDDEN, "min_box_iou": MIN_BOX_IOU, "targets": TARGETS},
+                     "max_hidden": MAX_HIDDEN, "min_box_iou": MIN_BOX_IOU, "targets": TARGETS,
+                     "segmenter": args.segmenter, "reused": args.reuse},
         "crossings": rows,
     }
     if extract_people is not None:
-        overall, results = score_all(extract_people, truths, rows, paths, args.batch)
+        overall, results = score_all(extract_people, truths, rows, paths, args.batch, segmenter)
         report["overall"] = overall
         report["targets"] = target_checks(overall)
         print(targets_line(report["targets"]), file=sys.stderr)

@@ -7,22 +7,76 @@ is from that session) and with `auto` (all 14); the official sequence `<cond>-<n
 one JSON object: per video the IoU both ways, frames kept and the official count, and a summary
 (median, videos at or above 0.85).
 
+`--segmenter MODULE:FUNCTION` (or `path/to/file.py:FUNCTION`, the hook of `mimicgait.video.segmenter`)
+measures a person segmenter instead: every video once, `extract(..., background=None,
+segmenter=...)`, as mode `segmenter` (no `auto`, no `clip`; the summary is `segmenter`), with the
+seconds spent inside the segmenter and the frames it saw. A `reset()` in the plugin's module, if
+any, is called before each video (a tracking model starts afresh).
+
     .venv/bin/python benchmarks/silhouette_iou.py [--videos DIR] [--data DIR] [--no-shadow] [--threshold 30]
+        [--segmenter MODULE:FUNCTION]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from mimicgait.data.sources import open_dataset
 from mimicgait.video import ForegroundSettings
-from mimicgait.video.agreement import agreement_table
+from mimicgait.video.agreement import Agreement, VideoAgreement, agreement_table, aligned_iou
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+class Timed:
+    """A segmenter that adds up the seconds spent in it and the frames it was given."""
+
+    def __init__(self, segmenter: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.seconds, self.frames = 0.0, 0
+        self.reset = getattr(segmenter, "__globals__", {}).get("reset")  # the plugin's reset(), if any
+        functools.update_wrapper(self, segmenter)  # the hook names the plugin by its __module__:__name__
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        start = time.perf_counter()
+        masks = self.__wrapped__(frames)  # type: ignore[attr-defined]
+        self.seconds += time.perf_counter() - start
+        self.frames += len(frames)
+        return masks
+
+
+def segmenter_table(videos: Path, read_reference: Callable[[tuple[str, str, str]], np.ndarray],
+                    settings: ForegroundSettings, segmenter: Timed) -> dict[str, dict[str, VideoAgreement]]:
+    """`agreement_table`'s rows with one mode, `segmenter`: each walking video extracted by the
+    segmenter (no background). A video where it keeps nobody scores IoU 0 with 0 frames kept."""
+    from mimicgait.video.extract import NoPersonError, extract
+    from mimicgait.video.naming import is_background_clip, parse_sequence_name
+
+    table: dict[str, dict[str, VideoAgreement]] = {}
+    for path in sorted(Path(videos).glob("*.avi")):
+        sequence = parse_sequence_name(path)
+        if is_background_clip(path) or sequence is None:
+            continue
+        reference = read_reference(sequence.key)  # [R, H, W] {0, 1}
+        if callable(segmenter.reset):
+            segmenter.reset()
+        try:
+            result = extract(path, None, segmenter=segmenter, foreground=settings)
+            agreement = aligned_iou(result.frames, result.frame_index, reference)
+            kept = result.quality.kept
+        except NoPersonError:
+            agreement, kept = Agreement(0.0, 0, 0), 0
+        table[sequence.name] = {"segmenter": VideoAgreement(agreement, kept, len(reference))}
+    return table
 
 
 def main() -> None:
@@ -33,11 +87,22 @@ def main() -> None:
     parser.add_argument("--data", default=data_default, help="the official silhouettes")
     parser.add_argument("--threshold", type=int, default=ForegroundSettings().threshold)
     parser.add_argument("--no-shadow", action="store_true", help="turn shadow suppression off")
+    parser.add_argument("--segmenter", metavar="MODULE:FUNCTION",
+                        help="measure this person segmenter (no background), not background subtraction")
     args = parser.parse_args()
     settings = ForegroundSettings(threshold=args.threshold, shadow=not args.no_shadow)
     videos = Path(args.videos)
     source = open_dataset(args.data)
-    table = agreement_table(videos, lambda key: source.read(key).frames, settings)
+    timed = None
+    start = time.perf_counter()
+    if args.segmenter:
+        from mimicgait.video.segmenter import load_segmenter
+
+        timed = Timed(load_segmenter(args.segmenter))
+        table = segmenter_table(videos, lambda key: source.read(key).frames, settings, timed)
+    else:
+        table = agreement_table(videos, lambda key: source.read(key).frames, settings)
+    seconds = time.perf_counter() - start
     rows = {}
     for name, by_mode in table.items():
         row = {"official_frames": next(iter(by_mode.values())).reference_frames}
@@ -50,13 +115,19 @@ def main() -> None:
         return {"videos": len(values), "median_iou": round(statistics.median(values), 4),
                 "min_iou": round(min(values), 4), "at_least_0.85": sum(v >= 0.85 for v in values)}
 
-    clip_first = [r["clip"]["iou"] if "clip" in r else r["auto"]["iou"] for r in rows.values()]
-    print(json.dumps({
-        "settings": {"threshold": settings.threshold, "shadow": settings.shadow},
-        "videos": rows,
-        "clip_for_001_else_auto": summary(clip_first),
-        "auto": summary([r["auto"]["iou"] for r in rows.values()]),
-    }, indent=1))
+    report: dict[str, Any] = {"settings": {"threshold": settings.threshold, "shadow": settings.shadow,
+                                           "segmenter": args.segmenter}, "videos": rows}
+    if timed is not None:
+        report["segmenter"] = summary([r["segmenter"]["iou"] for r in rows.values()])
+        report["timing"] = {"seconds": round(seconds, 2), "segmenter_seconds": round(timed.seconds, 2),
+                            "segmenter_frames": timed.frames,
+                            "segmenter_seconds_per_frame": round(timed.seconds / max(timed.frames, 1), 5)}
+    else:
+        clip_first = [r["clip"]["iou"] if "clip" in r else r["auto"]["iou"] for r in rows.values()]
+        report["clip_for_001_else_auto"] = summary(clip_first)
+        report["auto"] = summary([r["auto"]["iou"] for r in rows.values()])
+        report["timing"] = {"seconds": round(seconds, 2)}
+    print(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

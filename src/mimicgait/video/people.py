@@ -45,6 +45,8 @@ from mimicgait.video.segmenter import Segmenter, load_segmenter, run_segmenter
 from mimicgait.video.track import EDGE, KEPT, MISSING, SMALL, TrackSettings
 
 HIDDEN = "hidden"
+KALMAN_R_X = 9.0
+KALMAN_Q_V = 0.05
 PEOPLE_DROP_REASONS = (MISSING, HIDDEN, EDGE, SMALL)
 
 
@@ -91,13 +93,15 @@ class Track:
     def __init__(self, box: np.ndarray) -> None:
         from filterpy.kalman import KalmanFilter
 
-        kf = KalmanFilter(dim_x=6, dim_z=4)  # state cx, cy, w, h, vx, vy; box size a random walk
+        # state: centre column (the mask's centroid, steadier than the box's middle, which swings with
+        # the stride), centre row, width, height, and the centre's velocity; the size is a random walk
+        kf = KalmanFilter(dim_x=6, dim_z=4)
         kf.F = np.eye(6)
         kf.F[0, 4] = kf.F[1, 5] = 1.0
         kf.H = np.eye(4, 6)
-        kf.R = np.diag([1.0, 1.0, 25.0, 4.0])  # the width swings with the stride, the height barely
+        kf.R = np.diag([KALMAN_R_X, 4.0, 25.0, 4.0])  # the width swings with the stride, the height barely
         kf.P = np.diag([4.0, 4.0, 25.0, 4.0, 100.0, 100.0])
-        kf.Q = np.diag([1.0, 1.0, 4.0, 1.0, 0.25, 0.25])
+        kf.Q = np.diag([1.0, 1.0, 4.0, 1.0, KALMAN_Q_V, KALMAN_Q_V])
         kf.x[:4, 0] = _centre_size(box)
         self.kf = kf
         self.appearance = Appearance()
@@ -118,8 +122,20 @@ class Track:
         self.kf.predict()
         return self.box
 
-    def correct(self, box: np.ndarray) -> None:
-        self.kf.update(_centre_size(box))
+    def correct(self, box: np.ndarray, centre_x: float) -> None:
+        """Update with a seen box `[4]` and the mask's centroid column."""
+        z = _centre_size(box)
+        z[0] = centre_x
+        self.kf.update(z)
+
+
+def _centroid_x(mask: np.ndarray, box: np.ndarray) -> float:
+    """The centroid column of the bool mask `[H, W]` inside `box` `[4]` (its middle when empty)."""
+    x0, y0, x1, y1 = (int(v) for v in box)
+    columns = mask[y0:y1, x0:x1].sum(axis=0)  # [w]
+    if not columns.any():
+        return (x0 + x1) / 2
+    return float(x0 + (columns * np.arange(len(columns))).sum() / columns.sum() + 0.5)
 
 
 def _centre_size(box: np.ndarray) -> np.ndarray:
@@ -218,7 +234,7 @@ class PeopleTracker:
                learn_only: bool = False) -> None:
         """A detection matched by one track: all its pixels are that person."""
         if not learn_only:
-            track.correct(box)
+            track.correct(box, _centroid_x(blob, box))
             track.hits += 1
             track.missed = 0
         cut = self._touches_edge(box)
@@ -248,7 +264,7 @@ class PeopleTracker:
             if visible_box is not None and hidden < s.reliable_hidden:
                 visible_box = visible_box + np.array([x0, y0, x0, y0], np.float32)
                 if box_iou(visible_box[None], full[None])[0, 0] >= s.consistent_iou:
-                    track.correct(visible_box)
+                    track.correct(visible_box, _centroid_x(part, visible_box))
             track.hits += 1
             track.missed = 0
             self._record(track, index, track.box, part, hidden)
