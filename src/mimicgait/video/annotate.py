@@ -53,25 +53,41 @@ def draw_marks(frame: np.ndarray, marks: list[Mark]) -> np.ndarray:
     cv2 = require_cv2()
     out = np.ascontiguousarray(frame).copy()
     scale = max(0.35, frame.shape[0] / 600)
-    for mark in marks:
-        colour = tuple(int(c) for c in PALETTE[(mark.track - 1) % len(PALETTE)])
+    colours = [tuple(int(c) for c in PALETTE[(m.track - 1) % len(PALETTE)]) for m in marks]
+    for mark, colour in zip(marks, colours, strict=True):  # boxes first, so no box crosses a label
         x0, y0, x1, y1 = (int(round(float(v))) for v in mark.box)
         if mark.seen:
             cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), colour, 1 + int(scale > 0.6))
         else:
             _dashed_box(out, x0, y0, x1 - 1, y1 - 1, colour)
+    taken: list[tuple[int, int, int, int]] = []  # label rectangles drawn so far
+    for mark, colour in zip(marks, colours, strict=True):
+        x0, y0 = (int(round(float(v))) for v in mark.box[:2])
         lines = [mark.label]
         if np.isfinite(mark.hidden) and mark.hidden >= 0.05:
             lines.append(f"hidden {100 * mark.hidden:.0f}%")
-        size = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0]
-        y = max(y0 - 3 - (len(lines) - 1) * (size[1] + 3), size[1] + 2)
-        for line in lines:
-            (w, h), _ = cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        sizes = [cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0] for line in lines]
+        line_height = max(h for _, h in sizes) + 5
+        width = max(w for w, _ in sizes) + 3
+        block = len(lines) * line_height
+        top = max(y0 - block, 0)
+        step = -line_height  # another track's label is there (their boxes overlap): stack above it ...
+        while any(_overlaps((x0, top, x0 + width, top + block), r) for r in taken):
+            top += step
+            if top < 0:  # ... or, with no room above, below the box
+                top, step = int(round(float(mark.box[3]))) + 2, line_height
+        taken.append((x0, top, x0 + width, top + len(lines) * line_height))
+        for i, (line, (w, h)) in enumerate(zip(lines, sizes, strict=True)):
+            y = top + (i + 1) * line_height - 3
             cv2.rectangle(out, (x0, y - h - 2), (x0 + w + 2, y + 2), colour, -1)
             cv2.putText(out, line, (x0 + 1, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1,
                         cv2.LINE_AA)
-            y += h + 3
     return out
+
+
+def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """Whether two rectangles x0, y0, x1, y1 intersect."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _dashed_box(image: np.ndarray, x0: int, y0: int, x1: int, y1: int, colour: tuple[int, ...]) -> None:
