@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 
 from mimicgait.commands._checks import foreground_threshold, people_count
+from mimicgait.data.names import check_name
 from mimicgait.errors import UserError
 from mimicgait.io import check_not_an_input, check_output_dir, check_output_file, make_output_dir
 
@@ -91,10 +92,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         sequences = [parse_sequence_name(p) for p in inputs]
         unnamed = [p for p, s in zip(inputs, sequences, strict=True) if s is None]
-        if unnamed:
+        if unnamed and args.people == 1:
             raise UserError(f"{unnamed[0]}: the name is not <sid>-<cond>-<nn>-<view> (e.g. "
                             "001-nm-05-090.avi); rename it or pass --id")
-    names = [s.name for s in sequences]
+        for path in unnamed:  # tracked people are named after the video: <video>-t<k>
+            check_name(_stem(path), f"--video {path}: the file name")
+    names = [s.name if s is not None else _stem(p) for p, s in zip(inputs, sequences, strict=True)]
     if len(set(names)) < len(names):
         twice = next(n for n in names if names.count(n) > 1)
         raise UserError(f"--video {args.video}: two inputs are both sequence {twice}; rename one")
@@ -103,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     tracking = args.people != 1
     if tracking:
         clashes = [c for p, seq in zip(inputs, sequences, strict=True)
-                   for c in existing_track_outputs(out, seq, p.stem if p.is_file() else p.name, args.format)]
+                   for c in existing_track_outputs(out, seq, _stem(p), args.format)]
     else:
         clashes = existing_outputs(out, sequences, args.format)
         if args.masks or args.annotate:
@@ -182,6 +185,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stem(path: Path) -> str:
+    """A video's file name without its suffix, or a frame folder's name."""
+    return path.stem if path.is_file() else path.name
+
+
 def _per_video(option: str | None, inputs: list[Path], what: str, read: list, force: bool) -> list[Path]:
     """The file `--masks DIR` or `--annotate FILE` writes for each input, checked before any work."""
     if not option:
@@ -190,7 +198,7 @@ def _per_video(option: str | None, inputs: list[Path], what: str, read: list, fo
         folder = Path(option)
         if folder.exists() and not folder.is_dir():
             raise UserError(f"--masks {folder} is a file; give a directory")
-        paths = [folder / f"{p.stem if p.is_file() else p.name}.npz" for p in inputs]
+        paths = [folder / f"{_stem(p)}.npz" for p in inputs]
     else:
         from mimicgait.video.annotate import check_annotation_path
 

@@ -16,12 +16,19 @@ frames to 0..1 floats (`torch.from_numpy(result.frames).float()` already is, sin
 It raises `NoPersonError` (a `mimicgait.errors.UserError`) when no frame shows a usable person,
 and `UserError` for input it cannot read (OpenCV missing: `pip install mimicgait[video]`).
 
+Several people: `extract_people(source, ...) -> VideoPeople` tracks everyone in view (`.tracks`,
+one `TrackExtraction` each with its `hidden` share per kept frame; `.masks`, `.boxes`, `.hidden` per
+track and video frame); `PeopleStream` does it batch by batch for live use (`mimicgait watch`).
+
 Modules, one step each: `decode` (OpenCV, streamed batches), `background` (per-pixel median of a
 clip or of the video itself), `foreground` (colour distance, shadow suppression, morphology),
 `segmenter` (the `module:function` hook), `track` (the person as the dominant component, frames
 dropped as the CASIA-B release drops them), `extract` (the pipeline, using the data layer's
 pretreatment), `naming` (`<sid>-<cond>-<nn>-<view>` names), `write` (dataset layouts, preview GIF),
-`agreement` (best-offset IoU with reference silhouettes). See docs/video.md.
+`agreement` (best-offset IoU with reference silhouettes); for several people `blobs` (one
+detection per person), `appearance` (shape, colour and motion models that split merged blobs),
+`people` (the tracker), `annotate` (boxes and answers drawn on the video), `live` (identifying
+tracks as frames come), `crossing` (two-walker test footage with exact truth). See docs/video.md.
 """
 
 from mimicgait.video.agreement import Agreement, aligned_iou
@@ -30,12 +37,14 @@ from mimicgait.video.decode import FrameReader, require_cv2
 from mimicgait.video.extract import Extraction, NoPersonError, Quality, extract
 from mimicgait.video.foreground import ForegroundSettings, foreground_masks
 from mimicgait.video.naming import SequenceId, is_background_clip, parse_id_option, parse_sequence_name
+from mimicgait.video.people import PeopleSettings, PeopleStream, TrackExtraction, VideoPeople, extract_people
 from mimicgait.video.segmenter import load_segmenter
 from mimicgait.video.track import PersonTracker, TrackSettings
 
 __all__ = [
     "AUTO", "Agreement", "Extraction", "ForegroundSettings", "FrameReader", "NoPersonError",
-    "PersonTracker", "Quality", "SequenceId", "TrackSettings", "aligned_iou", "extract",
+    "PeopleSettings", "PeopleStream", "PersonTracker", "Quality", "SequenceId", "TrackExtraction",
+    "TrackSettings", "VideoPeople", "aligned_iou", "extract", "extract_people",
     "foreground_masks", "is_background_clip", "load_background", "load_segmenter",
     "median_background", "parse_id_option", "parse_sequence_name", "require_cv2",
 ]

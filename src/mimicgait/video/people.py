@@ -432,8 +432,9 @@ def extract_people(
 
     Tracks with fewer than `MIN_FRAMES` kept frames are left out (a passing shadow, a bag put
     down), unless no track has more; `people` keeps the N tracks with the most kept frames. With
-    one track left it is named as the video (`sequence`, else parsed from the file name); with
-    several, track k of video V is subject `V-t<k>`. `on_frames(frames, records)` (optional) sees
+    one track left it is named as the video (`sequence`, else parsed from the file name, else the
+    file name as subject, condition `vid-01`, view `000`); with several, track k of video V is
+    subject `V-t<k>`. `on_frames(frames, records)` (optional) sees
     every batch with its per-frame track records (the annotated video). Raises `NoPersonError`
     when nobody is kept in any frame.
     """
@@ -472,7 +473,7 @@ def extract_people(
 def _track_id(named: SequenceId | None, stem: str, position: int, count: int) -> SequenceId | None:
     """The sequence id of track `position` of `count`: the video's own when alone, else `<video>-t<k>`."""
     if count == 1:
-        return named
+        return named or SequenceId(stem, "vid-01", "000")
     base = named.name if named is not None else stem
     return SequenceId(f"{base}-t{position}", named.condition if named else "vid-01",
                       named.view if named else "000")
