@@ -1,9 +1,10 @@
 """People in one foreground mask: connected components grouped into one detection per person.
 
 Every component of at least `min_area` of the frame is a candidate, largest first; each candidate
-not yet taken becomes a person, together with the smaller parts the mask split off it (a head, a
-light shirt against a light wall: `track.attached_parts`). A part must be smaller than a third of
-the person's main component, so two people standing close stay two detections. Two people who
+not yet taken becomes a person, together with the parts the mask split off it (a head, a light
+shirt against a light wall: `track.attached_parts`). A part must be smaller than a third of the
+person's main component or lie mostly within its columns (legs cut from the torso), so two people
+standing side by side stay two detections. Two people who
 overlap in the image form one component: the multi-person tracker (`video.people`) splits it.
 """
 
@@ -53,7 +54,11 @@ def find_people(mask: np.ndarray, settings: TrackSettings | None = None) -> Dete
         if owner[main] >= 0:
             continue
         part = attached_parts(stats, int(main), settings.min_part) & (owner < 0)
-        part &= (area < MAX_PART_SHARE * area[main]) | (np.arange(count) == main)
+        # a large part still belongs to this person when it lies mostly within their columns (legs
+        # cut from a torso by the mask), not beside them (another person standing close)
+        x0, w = stats[:, 0], stats[:, 2]
+        shared = np.minimum(x0 + w, x0[main] + w[main]) - np.maximum(x0, x0[main])  # [count] columns
+        part &= (area < MAX_PART_SHARE * area[main]) | (shared >= 0.5 * np.minimum(w, w[main]))
         owner[part] = len(boxes)
         x0, y0 = stats[part, 0], stats[part, 1]
         boxes.append([x0.min(), y0.min(), (x0 + stats[part, 2]).max(), (y0 + stats[part, 3]).max()])
