@@ -73,12 +73,15 @@ def test_nobody_in_view_writes_nothing(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_unnamed_video_needs_an_id(tmp_path, capsys):
+def test_unnamed_video_needs_an_id_to_follow_one_person(tmp_path, capsys):
     walk = tmp_path / "walk.avi"
     walk.symlink_to(casia_b_videos() / "001-nm-01-090.avi")
     out = tmp_path / "out"
-    assert main(["silhouettes", "--video", str(walk), "--out", str(out)]) == 2
+    assert main(["silhouettes", "--video", str(walk), "--out", str(out), "--people", "1"]) == 2
     assert "pass --id" in capsys.readouterr().err
+    # tracking people, an unnamed video's tracks are named after it
+    assert main(["silhouettes", "--video", str(walk), "--out", str(tmp_path / "tracked")]) == 0
+    assert open_dataset(tmp_path / "tracked").list_keys() == [("walk", "vid-01", "000")]
     preview = tmp_path / "look.gif"
     assert main(["silhouettes", "--video", str(walk), "--id", "007-nm-01-090", "--out", str(out),
                  "--preview", str(preview), "--background", str(casia_b_videos() / "001-bkgrd-090.avi")]) == 0

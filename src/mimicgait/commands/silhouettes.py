@@ -22,6 +22,8 @@ from mimicgait.io import check_not_an_input, check_output_dir, check_output_file
 
 log = logging.getLogger(__name__)
 
+UNSET = -1  # --people not given: all, or 1 with --preview
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `silhouettes` sub-command."""
@@ -47,9 +49,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="identity of a single input whose name is not <sid>-<cond>-<nn>-<view>")
     parser.add_argument("--segmenter", metavar="MODULE:FUNCTION",
                         help="your person segmenter: frames [T,H,W,3] uint8 RGB -> masks [T,H,W]")
-    parser.add_argument("--people", type=people_count, default=None, metavar="N|all",
-                        help="track every person (all, the default), at most N, or 1: follow the largest "
-                        "moving blob only. With several tracks, track k of video V is sequence V-t<k>")
+    parser.add_argument("--people", type=people_count, default=UNSET, metavar="N|all",
+                        help="track every person (all, the default; 1 with --preview), at most N, or 1: "
+                        "follow the largest moving blob only. With several tracks, track k of video V is "
+                        "sequence V-t<k>")
     parser.add_argument("--masks", metavar="DIR",
                         help="also write DIR/<video>.npz with each track's full-frame visible mask "
                         "(track_<k>: [T, H, W] bool, every decoded frame) to score against a ground truth")
@@ -57,8 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="also write the video with each track's box, id and hidden share (a folder of "
                         "videos: OUT-<video>.mp4 each)")
     parser.add_argument("--preview", metavar="FILE.gif",
-                        help="--people 1: animated GIF of frame | mask | silhouette (one per video: "
-                        "FILE-<name>.gif)")
+                        help="one person followed (--people 1): animated GIF of frame | mask | "
+                        "silhouette (one per video: FILE-<name>.gif)")
     parser.add_argument("--threshold", type=foreground_threshold, default=None, metavar="N",
                         help="colour distance (grey levels) that makes a pixel foreground (default 30)")
     parser.add_argument("--no-shadow", action="store_true", help="turn shadow suppression off")
@@ -84,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     )
 
     require_cv2()
+    if args.people == UNSET:  # the preview shows one followed person
+        args.people = 1 if args.preview is not None else None
     inputs = input_paths(args.video, args.frames)
     if args.id is not None:
         if len(inputs) > 1:
