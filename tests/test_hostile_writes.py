@@ -445,12 +445,15 @@ def test_silhouettes_keeps_each_finished_video_when_interrupted(tmp_path, capsys
     monkeypatch.setattr(video, "extract", extract)
     out = tmp_path / "out"
     try:
-        rc = main(["silhouettes", "--video", str(videos), "--out", str(out)])
+        rc = main(["silhouettes", "--video", str(videos), "--out", str(out), "--people", "1"])
     except KeyboardInterrupt:
         rc = 130
     assert rc == 130
     assert sorted(p.name for p in out.iterdir()) == [f"{s:03d}.npz" for s in range(1, 6)]
     before = hashes(out)
     calls.clear()
+    assert_refused(*cli(capsys, "silhouettes", "--video", videos, "--out", out, "--people", "1"), "001.npz",
+                   "--force")
+    # tracking people (the default), the same: refused before any video is read
     assert_refused(*cli(capsys, "silhouettes", "--video", videos, "--out", out), "001.npz", "--force")
     assert hashes(out) == before and not calls
