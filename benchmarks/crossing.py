@@ -412,6 +412,10 @@ def identify(args: argparse.Namespace, recognizer: Any, source: Any, truths: lis
                 labels.append(("track", owners[t.track]))
             else:
                 unmatched += 1
+        pasted = front_alone(Path(args.out) / f"{truth.name}.mp4", truth, args.batch)
+        if pasted is not None:
+            probes.append((f"{truth.name} front as pasted, alone", pasted))
+            labels.append(("pasted", truth.subjects[1]))
         for r, role in enumerate(ROLES):
             name = truth.sequences[r]
             if name not in singles:
@@ -436,7 +440,31 @@ def identify(args: argparse.Namespace, recognizer: Any, source: Any, truths: lis
                         "views": args.gallery_views.split(",") if args.gallery_views else "all",
                         "left_out": sorted("-".join(k) for k in crossed)},
             "tracks": {**rank1("track"), "unmatched_tracks": unmatched},
-            "single_videos": rank1("single"), "probes": details}
+            "single_videos": rank1("single"), "front_pasted_alone": rank1("pasted"), "probes": details}
+
+
+def front_alone(video: Path, truth: Truth, batch: int) -> np.ndarray | None:
+    """The walker in front exactly as pasted (mirrored, brought forward, its mask closed), over the
+    crossing's empty scene without the walker behind, through the same extractor: `[T, 64, 64]`
+    {0, 1}, or None when nobody is found. Against the tracks, it isolates what the crossing itself
+    costs; against the walker's own video, what the pasting costs."""
+    from mimicgait.video.background import median_background
+    from mimicgait.video.people import PeopleStream
+
+    reader = FrameReader(video)
+    scene = median_background(reader, batch=batch)  # [H, W, 3]
+    stream = PeopleStream(reader.height, reader.width, scene, None)
+    start = 0
+    for frames in reader.batches(batch):  # [B, H, W, 3]
+        front = truth.front[start : start + len(frames), :, :, None]  # [B, H, W, 1]
+        stream.push(np.where(front, frames, scene))
+        start += len(frames)
+    tracks = stream.tracker.finished()
+    kept = [[r.silhouette for r in t.records if r.silhouette is not None] for t in tracks]
+    best = max(kept, key=len, default=[])
+    if not best:
+        return None
+    return (np.stack(best) >= 128).astype(np.uint8)  # binarised as the data layer does
 
 
 def track_subjects_of(row: dict[str, Any]) -> dict[int, str]:

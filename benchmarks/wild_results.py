@@ -12,6 +12,7 @@ limit). Prints the whole file; the reading comes from `--notes FILE`.
     mimicgait pipeline --config configs/casia-b/cpu-wild.yaml --data D --out RUN
     python benchmarks/wild_results.py --run RUN --notes benchmarks/results/casia-b-wild-reading.md \
         > benchmarks/results/casia-b-wild.md
+    python benchmarks/wild_results.py --run RUN --brief     # the README's table: NM, every model and kind
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ ADAPTED = [
     ("Baseline-2, trained on all kinds", "baseline-wild"),
     ("Mimic (guided), trained on all kinds", "mimic-wild"),
 ]
+LABELS = {name: label for label, name in ZERO_SHOT + ADAPTED}
 #: The mimic's lead over each fair control: (mimic report, control report).
 LEADS = [("mimic", "baseline2"), ("mimic", "occ-aware"), ("mimic-wild", "baseline-wild")]
 
@@ -75,7 +77,7 @@ def lead_table(run: Path) -> str:
             a, b = load(run, report_name(mine, kind)), load(run, report_name(control, kind))
             if a is None or b is None:
                 continue
-            body.append([f"{a['label']} - {b['label']}", kind, *[fmt_diff(d) for d in paired(a, b)]])
+            body.append([f"{LABELS[mine]} - {LABELS[control]}", kind, *[fmt_diff(d) for d in paired(a, b)]])
     return markdown_table(["comparison", "occlusion", *GROUPS], body)
 
 
@@ -93,6 +95,18 @@ def dropped_table(run: Path) -> str:
                  for r in ("probe", "gallery")]
         body.append([kind, *share])
     return markdown_table(["occlusion", "probe frames dropped", "gallery frames dropped"], body)
+
+
+def brief_table(run: Path) -> str:
+    """NM Rank-1 (mean ± std) of every model under every kind: the README's short table."""
+    body = []
+    for label, name in ZERO_SHOT + ADAPTED:
+        cells = []
+        for kind in KINDS:
+            report = load(run, report_name(name, kind))
+            cells.append(with_spread(report)[0] if report is not None else "-")
+        body.append([label, *cells])
+    return markdown_table(["model (NM Rank-1, %)", *KINDS], body)
 
 
 def render(run: Path, notes: str, time_text: str, command: str) -> str:
@@ -140,11 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", type=Path, required=True, help="run directory of cpu-wild.yaml")
     parser.add_argument("--notes", type=Path, help="Markdown appended as the reading")
     parser.add_argument("--time-log", type=Path, help="`/usr/bin/time -v` output of the pipeline")
+    parser.add_argument("--brief", action="store_true", help="only the NM table of every model and kind")
     args = parser.parse_args(argv)
     if not (args.run / "reports").is_dir():
         print(f"wild_results: {args.run}/reports not found; give --run RUN of configs/casia-b/cpu-wild.yaml",
               file=sys.stderr)
         return 2
+    if args.brief:
+        print(brief_table(args.run))
+        return 0
     notes = args.notes.read_text() if args.notes else ""
     given = argv if argv is not None else sys.argv[1:]
     command = shlex.join(["python", "benchmarks/wild_results.py", *given])
