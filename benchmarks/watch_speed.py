@@ -64,7 +64,9 @@ def measure(clip: Path, model: str, batch: int, gallery_size: int) -> dict:
     from mimicgait.video.people import PeopleTracker
 
     recognizer = load(model)
-    probe = recognizer.embed([np.zeros((10, *recognizer.frame_size), np.uint8)])  # [1, C, P]
+    blob = np.zeros((10, *recognizer.frame_size), np.uint8)  # [10, H, W]: any silhouette gives the shape
+    blob[:, 8:-8, 24:-24] = 1
+    probe = recognizer.embed([blob])  # [1, C, P]
     rng = np.random.default_rng(0)
     gallery = torch.from_numpy(rng.standard_normal((gallery_size, *probe.shape[1:])).astype(np.float32))
     names = [f"{i:04d}" for i in range(gallery_size)]
