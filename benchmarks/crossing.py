@@ -46,12 +46,12 @@ import os
 import re
 import shlex
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from silhouette_iou import Timed
 
 from mimicgait.errors import UserError
 from mimicgait.io import (
@@ -227,29 +227,6 @@ def describe(truth: Truth, frames: int, offset: int | None, paths: tuple[Path, P
                         "frames_over_0": int((seen > 0).sum()),
                         f"frames_over_{MAX_HIDDEN}": int((seen > MAX_HIDDEN).sum())},
     }
-
-
-class Timed:
-    """A --segmenter that adds up the seconds spent in it and the frames it saw; `reset` is its
-    module's reset() (None when it has none)."""
-
-    def __init__(self, segmenter: Callable[[np.ndarray], np.ndarray]) -> None:
-        self.segmenter, self.seconds, self.frames = segmenter, 0.0, 0
-        self.reset = getattr(segmenter, "__globals__", {}).get("reset")
-        self.__name__ = getattr(segmenter, "__name__", "segmenter")  # the hook's errors name the plugin
-        self.__module__ = getattr(segmenter, "__module__", None)  # type: ignore[assignment]
-
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
-        start = time.perf_counter()
-        masks = self.segmenter(frames)
-        self.seconds += time.perf_counter() - start
-        self.frames += len(frames)
-        return masks
-
-    def figures(self) -> dict[str, Any]:
-        """Seconds inside the segmenter, frames, and seconds per frame."""
-        return {"seconds": round(self.seconds, 2), "frames": self.frames,
-                "seconds_per_frame": round(self.seconds / max(self.frames, 1), 5)}
 
 
 def track(extract_people: Callable[..., Any], video: Path, truth: Truth, batch: int,

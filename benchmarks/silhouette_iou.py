@@ -33,13 +33,14 @@ import numpy as np
 
 from mimicgait.data.sources import open_dataset
 from mimicgait.video import ForegroundSettings
-from mimicgait.video.agreement import Agreement, VideoAgreement, agreement_table, aligned_iou
+from mimicgait.video.agreement import agreement_table
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 class Timed:
-    """A segmenter that adds up the seconds spent in it and the frames it was given."""
+    """A segmenter that adds up the seconds spent in it and the frames it was given; `reset` is its
+    module's reset() (None when it has none). `benchmarks/crossing.py` uses it too."""
 
     def __init__(self, segmenter: Callable[[np.ndarray], np.ndarray]) -> None:
         self.seconds, self.frames = 0.0, 0
@@ -53,30 +54,10 @@ class Timed:
         self.frames += len(frames)
         return masks
 
-
-def segmenter_table(videos: Path, read_reference: Callable[[tuple[str, str, str]], np.ndarray],
-                    settings: ForegroundSettings, segmenter: Timed) -> dict[str, dict[str, VideoAgreement]]:
-    """`agreement_table`'s rows with one mode, `segmenter`: each walking video extracted by the
-    segmenter (no background). A video where it keeps nobody scores IoU 0 with 0 frames kept."""
-    from mimicgait.video.extract import NoPersonError, extract
-    from mimicgait.video.naming import is_background_clip, parse_sequence_name
-
-    table: dict[str, dict[str, VideoAgreement]] = {}
-    for path in sorted(Path(videos).glob("*.avi")):
-        sequence = parse_sequence_name(path)
-        if is_background_clip(path) or sequence is None:
-            continue
-        reference = read_reference(sequence.key)  # [R, H, W] {0, 1}
-        if callable(segmenter.reset):
-            segmenter.reset()
-        try:
-            result = extract(path, None, segmenter=segmenter, foreground=settings)
-            agreement = aligned_iou(result.frames, result.frame_index, reference)
-            kept = result.quality.kept
-        except NoPersonError:
-            agreement, kept = Agreement(0.0, 0, 0), 0
-        table[sequence.name] = {"segmenter": VideoAgreement(agreement, kept, len(reference))}
-    return table
+    def figures(self) -> dict[str, Any]:
+        """Seconds inside the segmenter, frames, and seconds per frame."""
+        return {"seconds": round(self.seconds, 2), "frames": self.frames,
+                "seconds_per_frame": round(self.seconds / max(self.frames, 1), 5)}
 
 
 def main() -> None:
@@ -99,9 +80,7 @@ def main() -> None:
         from mimicgait.video.segmenter import load_segmenter
 
         timed = Timed(load_segmenter(args.segmenter))
-        table = segmenter_table(videos, lambda key: source.read(key).frames, settings, timed)
-    else:
-        table = agreement_table(videos, lambda key: source.read(key).frames, settings)
+    table = agreement_table(videos, lambda key: source.read(key).frames, settings, timed)
     seconds = time.perf_counter() - start
     rows = {}
     for name, by_mode in table.items():
@@ -119,9 +98,10 @@ def main() -> None:
                                            "segmenter": args.segmenter}, "videos": rows}
     if timed is not None:
         report["segmenter"] = summary([r["segmenter"]["iou"] for r in rows.values()])
-        report["timing"] = {"seconds": round(seconds, 2), "segmenter_seconds": round(timed.seconds, 2),
-                            "segmenter_frames": timed.frames,
-                            "segmenter_seconds_per_frame": round(timed.seconds / max(timed.frames, 1), 5)}
+        figures = timed.figures()
+        report["timing"] = {"seconds": round(seconds, 2), "segmenter_seconds": figures["seconds"],
+                            "segmenter_frames": figures["frames"],
+                            "segmenter_seconds_per_frame": figures["seconds_per_frame"]}
     else:
         clip_first = [r["clip"]["iou"] if "clip" in r else r["auto"]["iou"] for r in rows.values()]
         report["clip_for_001_else_auto"] = summary(clip_first)

@@ -62,12 +62,15 @@ class VideoAgreement:
 
 
 def agreement_table(
-    videos: Path, read_reference: Callable[[tuple[str, str, str]], np.ndarray], foreground: Any = None
+    videos: Path, read_reference: Callable[[tuple[str, str, str]], np.ndarray], foreground: Any = None,
+    segmenter: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> dict[str, dict[str, VideoAgreement]]:
     """{video name: {'auto': ..., 'clip': ...}} for every walking `<sid>-<cond>-<nn>-<view>` video in
     `videos`: extracted with `auto` and, where the folder holds that subject's `<sid>-bkgrd-<view>`
-    clip, with the clip; compared with `read_reference(key) -> [R, H, W]` 0/1 at the best offset."""
-    from mimicgait.video.extract import extract
+    clip, with the clip; compared with `read_reference(key) -> [R, H, W]` 0/1 at the best offset.
+    With `segmenter`, one mode instead, 'segmenter' (no background; its `reset()`, if it has one, is
+    called before each video); a video where it keeps nobody scores IoU 0 with 0 frames kept."""
+    from mimicgait.video.extract import NoPersonError, extract
     from mimicgait.video.naming import is_background_clip, parse_sequence_name
 
     table: dict[str, dict[str, VideoAgreement]] = {}
@@ -78,9 +81,19 @@ def agreement_table(
         reference = read_reference(sequence.key)  # [R, H, W] {0, 1}
         clip = path.with_name(f"{sequence.subject}-bkgrd-{sequence.view}{path.suffix}")
         backgrounds: dict[str, Any] = {"auto": "auto", **({"clip": clip} if clip.is_file() else {})}
+        if segmenter is not None:
+            backgrounds = {"segmenter": None}
+            if callable(getattr(segmenter, "reset", None)):
+                segmenter.reset()  # type: ignore[attr-defined]
         row = {}
         for mode, background in backgrounds.items():
-            result = extract(path, background, foreground=foreground)
+            try:
+                result = extract(path, background, segmenter=segmenter, foreground=foreground)
+            except NoPersonError:
+                if segmenter is None:
+                    raise
+                row[mode] = VideoAgreement(Agreement(0.0, 0, 0), 0, len(reference))
+                continue
             row[mode] = VideoAgreement(aligned_iou(result.frames, result.frame_index, reference),
                                        result.quality.kept, len(reference))
         table[sequence.name] = row

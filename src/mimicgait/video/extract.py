@@ -19,9 +19,9 @@ from mimicgait.data.records import SequenceRecord, to_binary
 from mimicgait.errors import UserError
 from mimicgait.video.background import AUTO, load_background
 from mimicgait.video.decode import FrameReader
-from mimicgait.video.foreground import ForegroundSettings, clean_masks, foreground_masks
+from mimicgait.video.foreground import ForegroundSettings
 from mimicgait.video.naming import SequenceId, parse_sequence_name
-from mimicgait.video.segmenter import Segmenter, load_segmenter, run_segmenter
+from mimicgait.video.segmenter import Segmenter, frame_masks, load_segmenter
 from mimicgait.video.track import DROP_REASONS, KEPT, PersonTracker, TrackSettings
 
 #: Fewer kept frames than this is too short a sequence to recognise a gait from.
@@ -117,10 +117,7 @@ def extract(
     panels: list[np.ndarray] | None = [] if preview else None
     index = 0
     for frames in reader.batches(batch):  # [B, H, W, 3]
-        if segment is not None:
-            masks = clean_masks(run_segmenter(segment, frames), foreground)  # [B, H, W]
-        else:
-            masks = foreground_masks(frames, scene, foreground)  # [B, H, W]
+        masks = frame_masks(frames, scene, segment, foreground)  # [B, H, W]
         for i, person in enumerate(tracker.update(masks)):
             silhouette = None
             if person.status == KEPT:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -40,7 +40,6 @@ class _Seen:
     since: int = 0  # kept frames since the last identification
     decision: str | None = None
     last_frame: int = -1
-    answers: list[Answer] = field(default_factory=list)
 
 
 class Watcher:
@@ -109,7 +108,6 @@ class Watcher:
         seen.since = 0
         kind = "final" if final else ("new" if seen.decision is None else "changed")
         answer = Answer(frame, track, decision, ranked, len(frames), float(np.mean(seen.hidden)), kind)
-        seen.answers.append(answer)
         changed = decision != seen.decision
         seen.decision = decision
         return [answer] if changed or final else []

@@ -39,9 +39,9 @@ from mimicgait.video.background import AUTO, load_background
 from mimicgait.video.blobs import Detections, box_iou, find_people, overlap_area
 from mimicgait.video.decode import FrameReader, require_cv2
 from mimicgait.video.extract import MIN_FRAMES, Extraction, NoPersonError, Quality, _judge, _no_person_hint
-from mimicgait.video.foreground import ForegroundSettings, clean_masks, foreground_masks, solid_mask
+from mimicgait.video.foreground import ForegroundSettings, solid_mask
 from mimicgait.video.naming import SequenceId, parse_sequence_name
-from mimicgait.video.segmenter import Segmenter, load_segmenter, run_segmenter
+from mimicgait.video.segmenter import Segmenter, frame_masks, load_segmenter
 from mimicgait.video.track import EDGE, KEPT, MISSING, SMALL, TrackSettings
 
 HIDDEN = "hidden"
@@ -404,10 +404,7 @@ class PeopleStream:
 
     def push(self, frames: np.ndarray) -> list[list[TrackFrame]]:
         """Track a batch of uint8 RGB frames `[B, H, W, 3]`; per frame, its confirmed tracks."""
-        if self.segmenter is not None:
-            masks = clean_masks(run_segmenter(self.segmenter, frames), self.foreground)  # [B, H, W]
-        else:
-            masks = foreground_masks(frames, self.background, self.foreground)  # [B, H, W]
+        masks = frame_masks(frames, self.background, self.segmenter, self.foreground)  # [B, H, W]
         out = []
         for frame, mask in zip(frames, masks, strict=True):
             out.append(self.tracker.update(mask, frame, self.index))

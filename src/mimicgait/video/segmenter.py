@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mimicgait.errors import UserError
+from mimicgait.video.foreground import ForegroundSettings, clean_masks, foreground_masks
 
 Segmenter = Callable[[np.ndarray], np.ndarray]
 
@@ -83,3 +84,12 @@ def _said(err: BaseException) -> str:
         return f"SyntaxError: {err.msg} ({err.filename}, line {err.lineno})"
     text = " ".join(str(err).split())
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def frame_masks(frames: np.ndarray, background: np.ndarray | None, segmenter: Segmenter | None,
+                settings: ForegroundSettings) -> np.ndarray:
+    """Cleaned person masks uint8 0/1 `[B, H, W]` of RGB frames `[B, H, W, 3]`: from `segmenter` when
+    given, else by background subtraction against `background` `[H, W, 3]`."""
+    if segmenter is not None:
+        return clean_masks(run_segmenter(segmenter, frames), settings)
+    return foreground_masks(frames, background, settings)
