@@ -133,6 +133,13 @@ def test_nobody_in_view_is_an_error_not_an_empty_success(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_watch_on_a_file_with_nobody_is_an_error(gallery, tmp_path, capsys):
+    still = scenes.write_video(tmp_path / "still.avi", np.repeat(scenes.scene()[None], 30, axis=0))
+    code, err = cli(capsys, "watch", "--model", "casiab-mimic", "--gallery", gallery, "--video", still,
+                    "--fast")
+    assert code == 2 and "nobody was tracked" in err and "Traceback" not in err
+
+
 @pytest.fixture(scope="module")
 def crossing_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("crossing")

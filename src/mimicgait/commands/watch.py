@@ -154,6 +154,9 @@ def run(args: argparse.Namespace) -> int:
         log.warning("stopped after %d frames", frames)
     for answer in watcher.finish():
         _say(answer, fps)
+    if args.video and not watcher.tracks:  # a file with nobody in it: not a quiet success
+        raise UserError(f"--video {args.video}: nobody was tracked in its {frames} frames; is it the empty "
+                        "scene, or is --background wrong?")
     seconds = time.perf_counter() - start
     print(json.dumps({"frames": frames, "seconds": round(seconds, 2),
                       "fps": round(frames / seconds, 1) if seconds > 0 else None,
