@@ -83,7 +83,7 @@ def mimic_step(args: argparse.Namespace) -> tuple[Callable[[int], float], torch.
         optimizer.zero_grad(set_to_none=True)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.amp == "bf16"):
             out = model(occluded, lengths, sils.float())  # student guided by the VEN; teacher on holistic
-            loss = loss_fn(out["student"], out["teacher"], labels)
+            loss, _ = loss_fn(out["student"], out["teacher"], labels)
         loss.backward()
         optimizer.step()
         return time.perf_counter() - start

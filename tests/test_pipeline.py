@@ -174,6 +174,33 @@ def test_interrupted_stage_is_resumed(config_file, data_dir, tmp_path):
     assert train_jobs(make_plan(config, run, sets), data_dir, run) == {"teacher": "skipped"}
 
 
+def test_a_pipeline_run_opens_the_dataset_once(config_file, data_dir, tmp_path, monkeypatch):
+    """The training jobs and the evaluation share one opened dataset, and jobs that select the same
+    subjects share their stores: two jobs load the training and validation stores once."""
+    import mimicgait.data.sources as sources
+    from mimicgait.data.store import SequenceStore
+
+    opened, loaded = [], []
+    real_open, real_load = sources.open_dataset, SequenceStore.from_dataset.__func__
+
+    def counted_open(*args, **kwargs):
+        opened.append(args)
+        return real_open(*args, **kwargs)
+
+    def counted_load(cls, *args, **kwargs):
+        loaded.append(kwargs.get("subjects"))
+        return real_load(cls, *args, **kwargs)
+
+    monkeypatch.setattr(sources, "open_dataset", counted_open)
+    monkeypatch.setattr(SequenceStore, "from_dataset", classmethod(counted_load))
+    sets = ["pipeline.stages=[teacher]", "train.iterations=1",
+            "pipeline.variants={teacher-b: {stage: teacher, set: {optim.lr: 0.05}}}"]
+    result = run_pipeline(load_config(config_file), data_dir, tmp_path / "run", sets, progress=False)
+    assert result["jobs"] == {"teacher": "trained", "teacher-b": "trained"}
+    assert len(opened) == 1
+    assert len(loaded) == 3, loaded  # training and validation stores for both jobs, then evaluation's
+
+
 def test_seeds_average_the_papers_protocol_over_occlusion_draws(config_file, data_dir, tmp_path):
     import statistics
 

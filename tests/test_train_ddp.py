@@ -53,7 +53,7 @@ def _gather_worker(rank: int, world: int, port: int, out: str) -> None:
     labels = torch.arange(4).repeat_interleave(2)
     mine = slice(4 * rank, 4 * rank + 4)  # each rank holds two subjects of it
     local = student[mine].clone().requires_grad_(True)
-    loss = MiCKDLoss(0.05)(gather_across(local), gather_across(teacher[mine]), gather_across(labels[mine]))
+    loss = MiCKDLoss(0.05)(gather_across(local), gather_across(teacher[mine]), gather_across(labels[mine]))[0]
     loss = loss + PartTripletLoss(0.2)(gather_across(local), gather_across(labels[mine]))[0]
     loss.backward()
     grads = [torch.empty(4, 6, 4) for _ in range(world)]
@@ -71,20 +71,22 @@ def test_gathered_losses_match_one_process_on_the_whole_batch(tmp_path):
     torch.manual_seed(0)
     student, teacher = torch.randn(8, 6, 4).requires_grad_(True), torch.randn(8, 6, 4)
     labels = torch.arange(4).repeat_interleave(2)
-    loss = MiCKDLoss(0.05)(student, teacher, labels) + PartTripletLoss(0.2)(student, labels)[0]
+    loss = MiCKDLoss(0.05)(student, teacher, labels)[0] + PartTripletLoss(0.2)(student, labels)[0]
     loss.backward()
     got = torch.load(out, weights_only=True)
     torch.testing.assert_close(got["loss"], loss.detach())
     torch.testing.assert_close(got["grad"], student.grad)
 
 
-# A distillation loss registered here alone: batch-wise, it records what each rank's call saw.
+# A distillation loss registered here alone: batch-wise, it records what each rank's call saw and logs
+# how many rows that was (a registered loss returns (loss, logs); the mimic stage logs them as kd_<key>).
 from mimicgait.losses import register_distillation  # noqa: E402
 
 
 @register_distillation("recording")
 class RecordingKD(torch.nn.Module):
-    """MSE to the teacher that writes the labels it was given to RECORD_DIR/rank<r>.pt."""
+    """MSE to the teacher that writes the labels it was given to RECORD_DIR/rank<r>-call<i>.pt and
+    logs their number as 'rows'."""
 
     batch_wise = True
 
@@ -93,7 +95,7 @@ class RecordingKD(torch.nn.Module):
         if out:
             self.calls = getattr(self, "calls", 0) + 1
             torch.save(labels.cpu(), os.path.join(out, f"rank{os.environ['RANK']}-call{self.calls}.pt"))
-        return torch.nn.functional.mse_loss(student, teacher.detach())
+        return torch.nn.functional.mse_loss(student, teacher.detach()), {"rows": float(labels.numel())}
 
 
 def _mimic_worker(rank: int, world: int, port: int, data: str, runs: str) -> None:
@@ -129,3 +131,5 @@ def test_a_registered_batch_wise_loss_sees_the_global_batch_under_ddp(tmp_path):
         labels = [seen[f"rank{r}-{call}"] for r in (0, 1)]
         assert torch.equal(labels[0], labels[1]), (call, labels)
         assert labels[0].numel() in (local, 2 * local) and len(set(labels[0].tolist())) > 1, labels[0]
+    rows = [r["kd_rows"] for r in read_log(tmp_path / "mimic") if r["split"] == "train"]
+    assert rows and set(rows) == {float(seen[f"rank0-{calls[0][-1]}"].numel())}

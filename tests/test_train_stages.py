@@ -236,6 +236,40 @@ def test_every_stage_builds_from_the_config_and_its_spec_rebuilds_the_model(runs
     assert set(rebuilt.state_dict()) == set(stage.module.state_dict())
 
 
+#: Each stage's loss terms with their weights under WEIGHTS, and what it logs beside them.
+WEIGHTS = ("loss.ce_weight=0.7", "loss.occlusion_ce_weight=0.3", "loss.amount_weight=4.0",
+           "loss.mimic_ce_weight=0.5")
+TERMS = {
+    "teacher": ({"triplet": 1.0, "ce": 0.7}, {"triplet_active", "accuracy"}),
+    "ven": ({"type_ce": 1.0, "amount_mse": 4.0}, {"type_accuracy"}),
+    "baseline": ({"triplet": 1.0, "ce": 0.7}, {"triplet_active", "accuracy"}),
+    "occ-aware": ({"triplet": 1.0, "ce": 0.7, "occlusion_ce": 0.3},
+                  {"triplet_active", "accuracy", "occlusion_accuracy"}),
+    "mimic": ({"kd": 1.0, "ce": 0.5}, set()),
+}
+
+
+@pytest.mark.parametrize("name", STAGE_NAMES)
+def test_a_stage_sums_its_weighted_losses_and_logs_every_term(runs, name):
+    """A stage lists its weighted terms; one step's loss is their weighted sum and every term is
+    logged under its name (the trainer logs these keys as they are)."""
+    from mimicgait.engine.data import training_batches
+    from mimicgait.engine.from_config import build_stage, trainer_settings, training_data
+
+    config = _mimic_config(runs, *WEIGHTS)
+    data = training_data(config, runs / "data")
+    stage = build_stage(name, config, data, torch.device("cpu"))
+    weights, others = TERMS[name]
+    assert {n: term.weight for n, term in stage.losses.items()} == weights
+    settings = trainer_settings(config)
+    batch = next(training_batches(data.train, settings.batches, settings.seed))
+    loss, logs = stage.compute(stage.module, batch, torch.Generator().manual_seed(0))
+    assert set(logs) == set(weights) | others
+    assert loss.requires_grad
+    expected = sum(w * logs[n] for n, w in weights.items())
+    torch.testing.assert_close(loss.detach(), expected, rtol=1e-6, atol=0.0)
+
+
 def test_the_stage_registry_holds_the_stage_names_and_a_new_stage_is_one_class(capsys):
     from mimicgait.cli import main
     from mimicgait.engine.config import load_config

@@ -19,14 +19,14 @@ from mimicgait.data.occlusion import OcclusionPolicy
 from mimicgait.data.samplers import FrameSampler
 from mimicgait.engine.augment import Augment
 from mimicgait.engine.config import ConfigError
-from mimicgait.engine.data import BatchSettings, TrainingData, load_data
+from mimicgait.engine.data import BatchSettings, DataSelection, TrainingData, TrainingDataCache
 from mimicgait.engine.optim import OptimSettings
 from mimicgait.engine.stages import STAGES, BatchInputs, Stage, StageParts
 from mimicgait.engine.stages.mimic import INITS
 from mimicgait.engine.trainer import TrainerSettings
 from mimicgait.engine.validation import ValSettings
 from mimicgait.errors import UserError
-from mimicgait.losses import DISTILLATION_LOSSES, BNNeckCrossEntropy, PartTripletLoss, VENLoss
+from mimicgait.losses import DISTILLATION_LOSSES, BNNeckCrossEntropy, PartTripletLoss
 from mimicgait.models.mimic import INFERENCE_MODES
 from mimicgait.models.preprocess import Preprocess
 
@@ -89,12 +89,23 @@ def check_stage_config(stage: str, config: dict[str, Any]) -> None:
             )
 
 
-def training_data(config: dict[str, Any], data_dir: str | Path) -> TrainingData:
-    """The training and validation stores `data.*` selects from `data_dir`."""
+def data_selection(config: dict[str, Any]) -> DataSelection:
+    """Which sequences `data.*` trains and validates on."""
     data = config["data"]
-    return load_data(str(data_dir), partition=data["partition"], subjects=data["subjects"],
-                     split=data["split"], val_subjects=data["val_subjects"],
-                     min_frames=int(data["min_frames"]))
+    return DataSelection(partition=data["partition"], subjects=data["subjects"], split=data["split"],
+                         val_subjects=data["val_subjects"], min_frames=int(data["min_frames"]))
+
+
+def training_data(
+    config: dict[str, Any], data_dir: str | Path, cache: TrainingDataCache | None = None
+) -> TrainingData:
+    """The training and validation stores `data.*` selects from `data_dir`, from `cache` when the
+    caller shares one (a pipeline's jobs), else from the dataset opened here."""
+    if cache is None:
+        cache = TrainingDataCache(data_dir)
+    elif Path(cache.data_dir) != Path(data_dir):
+        raise ValueError(f"training data of {cache.data_dir} given for a run on {data_dir}")
+    return cache.training(data_selection(config))
 
 
 def batch_inputs(config: dict[str, Any], frame_size: tuple[int, int], occluded: bool) -> BatchInputs:
@@ -197,7 +208,7 @@ def build_stage(stage: str, config: dict[str, Any], data: TrainingData, device: 
     loss, model = config["loss"], config["model"]
     if stage == "ven":
         return cls(parts, feature_dim=int(config["ven"]["feature_dim"]),
-                   loss=VENLoss(float(loss["amount_weight"])))
+                   amount_weight=float(loss["amount_weight"]))
     encoder = encoder_spec(config, inputs)
     ce = BNNeckCrossEntropy(float(model["label_smoothing"]))
     if stage == "mimic":

@@ -21,6 +21,7 @@ import torch
 from mimicgait.dirlock import directory_lock
 from mimicgait.engine import distributed
 from mimicgait.engine.config import check_values, save_config
+from mimicgait.engine.data import TrainingDataCache
 from mimicgait.engine.from_config import build_stage, check_stage_config, trainer_settings, training_data
 from mimicgait.engine.trainer import Trainer, TrainerSettings
 from mimicgait.errors import UserError
@@ -95,9 +96,17 @@ def _collective_timeout(
 
 
 def train(
-    stage: str, config: dict[str, Any], data_dir: str | Path, run_dir: str | Path, resume: bool = False
+    stage: str,
+    config: dict[str, Any],
+    data_dir: str | Path,
+    run_dir: str | Path,
+    resume: bool = False,
+    data: TrainingDataCache | None = None,
 ) -> dict[str, Any]:
     """Train `stage` ('teacher', 'ven', 'baseline', 'occ-aware', 'mimic'); returns the trainer's summary.
+
+    `data`: the opened dataset of `data_dir` when the caller shares one between runs (a pipeline's
+    jobs); without it the run opens the dataset itself.
 
     Everything that can be checked is checked before the run directory is touched: the config's
     values, the output directory, the data, the stage's frozen parts and, with `resume`, the
@@ -117,7 +126,7 @@ def train(
         with directory_lock(run_dir, "--out") if info.is_main else nullcontext():
             if info.is_main:
                 check_training_output(run_dir, data_dir, resume)
-            return _train_locked(stage, config, data_dir, run_dir, resume, info, device, settings)
+            return _train_locked(stage, config, data_dir, run_dir, resume, info, device, settings, data)
     finally:
         distributed.cleanup(info)
 
@@ -131,13 +140,13 @@ def _train_locked(
     info: distributed.DistInfo,
     device: torch.device,
     settings: TrainerSettings,
+    cache: TrainingDataCache | None,
 ) -> dict[str, Any]:
     """The body of `train` once the run directory is this process's: build, fit, report."""
     if config["train"]["deterministic"]:
         torch.use_deterministic_algorithms(True)
     seed_everything(settings.seed)
-    data = training_data(config, data_dir)
-    stage_obj = build_stage(stage, config, data, device)
+    stage_obj = build_stage(stage, config, training_data(config, data_dir, cache), device)
 
     def started() -> None:  # resume state and data checked: the run directory may now change
         if info.is_main:

@@ -37,9 +37,13 @@ DISTILLATION_LOSSES: dict[str, type[nn.Module]] = {}
 
 
 def register_distillation(name: str):
-    """Register a distillation loss class under `name` (`loss.kd`). The class declares `batch_wise`
-    (True: it relates samples across the batch, so DDP gathers the global batch for it) and takes
-    `(student [n, c, p], teacher [n, c, p], labels [n])`, returning a scalar."""
+    """Register a distillation loss class under `name` (`loss.kd`).
+
+    The class declares `batch_wise` (True: it relates samples across the batch, so DDP gathers the
+    global batch for it) and its forward takes `(student [n, c, p], teacher [n, c, p], labels [n])`
+    and returns `(loss, logs)` like every loss here (`losses.weighted`), or a bare scalar tensor,
+    which counts as `(loss, {})`. The mimic stage logs the loss as 'kd' and each of its logs as
+    'kd_<key>'. Its constructor's keyword arguments are read from `loss.<name>_<argument>`."""
 
     def add(cls: type[nn.Module]) -> type[nn.Module]:
         if name in DISTILLATION_LOSSES:
@@ -54,7 +58,7 @@ def register_distillation(name: str):
 
 @register_distillation("mickd")
 class MiCKDLoss(nn.Module):
-    """loss(student [n, c, p], teacher [n, c, p], labels [n]) -> scalar."""
+    """loss(student [n, c, p], teacher [n, c, p], labels [n]) -> (scalar, {})."""
 
     batch_wise = True  # triplets across every instance of the batch
 
@@ -80,20 +84,22 @@ class MiCKDLoss(nn.Module):
             keep &= p >= n
         return a[keep], p[keep], neg[keep]
 
-    def forward(self, student: Tensor, teacher: Tensor, labels: Tensor) -> Tensor:
+    def forward(self, student: Tensor, teacher: Tensor, labels: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         if student.shape != teacher.shape:
             shapes = f"{tuple(student.shape)} vs {tuple(teacher.shape)}"
             raise ValueError(f"MiCKDLoss: student and teacher embeddings differ in shape: {shapes}")
         rows = torch.cat([student.flatten(1), teacher.detach().flatten(1)]).float()  # [2n, c*p]
-        return self.triplet(rows, torch.cat([labels, labels]), indices_tuple=self.triplets(labels))
+        return self.triplet(rows, torch.cat([labels, labels]), indices_tuple=self.triplets(labels)), {}
 
 
 @register_distillation("l2")
 class L2KDLoss(nn.Module):
     """Same-instance distillation: mean squared error between student and (detached) teacher
-    embeddings [n, c, p] (the paper's "L2 KD" ablation)."""
+    embeddings [n, c, p] (the paper's "L2 KD" ablation): -> (scalar, {})."""
 
     batch_wise = False  # each sample against its own teacher embedding
 
-    def forward(self, student: Tensor, teacher: Tensor, labels: Tensor | None = None) -> Tensor:
-        return F.mse_loss(student.float(), teacher.detach().float())
+    def forward(
+        self, student: Tensor, teacher: Tensor, labels: Tensor | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        return F.mse_loss(student.float(), teacher.detach().float()), {}

@@ -23,14 +23,14 @@ class PartTripletLoss(nn.Module):
     the result is averaged over parts. OpenGait also counts each anchor as its own positive
     (d_ap = 0); `include_self=True` reproduces that.
 
-    forward(embeddings [n, c, p], labels [n]) -> (loss, fraction of non-zero triplets).
+    forward(embeddings [n, c, p], labels [n]) -> (loss, {'active': fraction of non-zero triplets}).
     """
 
     def __init__(self, margin: float = 0.2, include_self: bool = False, eps: float = 1e-9) -> None:
         super().__init__()
         self.margin, self.include_self, self.eps = margin, include_self, eps
 
-    def forward(self, embeddings: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, embeddings: Tensor, labels: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         feats = embeddings.float().permute(2, 0, 1)  # [p, n, c]
         dist = torch.cdist(feats, feats)  # [p, n, n]
         same = labels[:, None] == labels[None, :]  # [n, n]
@@ -54,4 +54,4 @@ class PartTripletLoss(nn.Module):
         nonzero = (losses > 0).sum(1)  # [p]
         per_part = losses.sum(1) / (nonzero.to(losses.dtype) + self.eps)  # [p]
         total = valid.sum().clamp(min=1)
-        return per_part.mean(), nonzero.sum() / total
+        return per_part.mean(), {"active": (nonzero.sum() / total).detach()}

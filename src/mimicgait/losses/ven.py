@@ -1,27 +1,30 @@
-"""Training loss of the Visibility Estimation Network."""
+"""Losses on occlusion predictions: the VEN's type and amount, the occlusion-aware detector's type."""
 
 from __future__ import annotations
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mimicgait.losses.weighted import WeightedLoss
 
-class VENLoss(nn.Module):
-    """Cross-entropy on the occlusion-type logits [M, K] plus `amount_weight` x MSE on the predicted
-    occluded amount [M] (the paper: 1.0 * CE + 10.0 * L2).
 
-    forward(logits, amount, type_target [M] long, amount_target [M] float)
-        -> (total, {'type': CE, 'amount': MSE}) with the parts detached for logging.
-    """
+class OcclusionTypeLoss(nn.Module):
+    """Cross-entropy of occlusion-type logits [m, K] against class indices [m] (long), in float32: the
+    VEN's per-frame type and the occlusion-aware detector's per-sequence type. -> (loss, {})."""
 
-    def __init__(self, amount_weight: float = 10.0) -> None:
-        super().__init__()
-        self.amount_weight = amount_weight
+    def forward(self, logits: Tensor, target: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        return F.cross_entropy(logits.float(), target), {}
 
-    def forward(
-        self, logits: Tensor, amount: Tensor, type_target: Tensor, amount_target: Tensor
-    ) -> tuple[Tensor, dict[str, Tensor]]:
-        type_loss = F.cross_entropy(logits.float(), type_target)
-        amount_loss = F.mse_loss(amount.float().reshape(-1), amount_target.float().reshape(-1))
-        total = type_loss + self.amount_weight * amount_loss
-        return total, {"type": type_loss.detach(), "amount": amount_loss.detach()}
+
+class OcclusionAmountLoss(nn.Module):
+    """Mean squared error of predicted occluded amounts [m] against the true ones [m]. -> (loss, {})."""
+
+    def forward(self, amount: Tensor, target: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        return F.mse_loss(amount.float().reshape(-1), target.float().reshape(-1)), {}
+
+
+def ven_loss(amount_weight: float = 10.0) -> dict[str, WeightedLoss]:
+    """The VEN's training loss as weighted terms: 'type_ce' + `amount_weight` x 'amount_mse' (the
+    paper: 1.0 * CE + 10.0 * L2); inputs (logits [M, K], kind [M]) and (amount [M], target [M])."""
+    return {"type_ce": WeightedLoss(OcclusionTypeLoss()),
+            "amount_mse": WeightedLoss(OcclusionAmountLoss(), amount_weight)}

@@ -58,7 +58,7 @@ def run_pipeline(
         check_pipeline_dir(run_dir, data_dir, planned.names, own_entries)
         with os_errors(run_dir / "pipeline.yaml", "--out"):
             save_config(resolved, run_dir / "pipeline.yaml")
-        status = train_jobs(planned, data_dir, run_dir, before_job)
+        status = train_jobs(planned, data_dir, run_dir, before_job, source=source)
         show = bool(resolved["train"]["progress"]) if progress is None else progress
         reports = evaluate_jobs(planned, data_dir, run_dir, progress=show, source=source)
         summary = summarise(resolved, reports, run_dir, data_dir, planned)

@@ -6,10 +6,14 @@ import copy
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from mimicgait.engine.data import TrainingDataCache
 from mimicgait.models.checkpoint import FINAL_NAME, LAST_NAME
 from mimicgait.pipeline.plan import Job, PipelinePlan
+
+if TYPE_CHECKING:
+    from mimicgait.data.sources import SequenceSource
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +26,18 @@ def train_jobs(
     data_dir: str | Path,
     run_dir: Path,
     before_job: BeforeJob | None = None,
+    source: SequenceSource | None = None,
 ) -> dict[str, str]:
     """Train every job that has no model.pt yet; returns {job: 'trained' | 'resumed' | 'skipped'}.
 
     `before_job` may adjust a job's config at the last moment (the demo sizes each stage's
-    iterations from its measured step time)."""
+    iterations from its measured step time). The jobs share one opened dataset and its stores
+    (`TrainingDataCache`): `source`, the dataset when the caller has opened it already (with the
+    pipeline's `data.partition`), or opened by the first job that trains."""
     from mimicgait.engine.run import train
 
+    opened = {} if source is None else {planned.resolved["data"]["partition"]: source}
+    data = TrainingDataCache(data_dir, opened)
     jobs = planned.jobs
     status = {}
     for i, job in enumerate(jobs, 1):
@@ -43,6 +52,6 @@ def train_jobs(
         cfg = copy.deepcopy(planned.configs[job.name])
         if before_job is not None:
             cfg = before_job(job, cfg)
-        train(job.stage, cfg, data_dir, out, resume=resume)
+        train(job.stage, cfg, data_dir, out, resume=resume, data=data)
         status[job.name] = "resumed" if resume else "trained"
     return status

@@ -2,7 +2,9 @@
 
 A stage owns the trainable module (what the optimiser updates, DDP wraps and the checkpoint
 stores), turns a collated batch into inputs on the device (augmentation, occlusion, preprocessing), computes
-the loss, and describes its model as a plain spec. What can be checked before the first step
+the loss, and describes its model as a plain spec. The loss is a weighted sum of named terms the stage
+lists in `losses` (`losses.weighted`): `sum_losses` adds them and names every term's logs, so no stage
+sums by hand and a term's log key is its name. What can be checked before the first step
 (frozen parts of the wrong architecture or input size, a VEN for other occlusion kinds) is checked
 in the constructor; settings no stage of its kind can train with (a batch without pairs) by
 `engine.from_config.check_stage_config`, before any data is read.
@@ -10,6 +12,7 @@ in the constructor; settings no stage of its kind can train with (a batch withou
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,9 +24,8 @@ from mimicgait.data.occlusion import OccluderPool, OcclusionPolicy, occlude_batc
 from mimicgait.engine.augment import Augment
 from mimicgait.engine.data import TrainingData
 from mimicgait.engine.validation import ValSettings, recognition_validation
+from mimicgait.losses.weighted import Logs, WeightedLoss, weighted_sum
 from mimicgait.models.preprocess import Preprocess
-
-Logs = dict[str, Tensor | float]
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,8 @@ def register_stage(cls: type[Stage]) -> type[Stage]:
 
 
 class Stage:
-    """Base of the training stages; subclasses set `module` and implement `compute` and `model_spec`.
+    """Base of the training stages; subclasses set `module` and `losses` and implement `compute` and
+    `model_spec`.
 
     A stage is built from typed parts (`engine.from_config.build_stage` reads them from a config):
     the `StageParts` every stage has, plus what the subclass names as keyword arguments (encoder
@@ -102,6 +105,7 @@ class Stage:
 
     name = ""
     module: nn.Module
+    losses: dict[str, WeightedLoss]  # the loss's terms by log name, summed in this order
     occluded = False  # whether batches are occluded by the policy
     # whether the loss compares sequences (triplet, MiCKD): a batch then needs two subjects and two
     # sequences of each, or there is no positive or no negative pair and the loss is undefined or 0
@@ -137,8 +141,14 @@ class Stage:
     def compute(
         self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
     ) -> tuple[Tensor, Logs]:
-        """(loss, scalars to log) for one batch; `model` is `module`, possibly DDP-wrapped."""
+        """(loss, scalars to log) for one batch; `model` is `module`, possibly DDP-wrapped. A stage
+        returns `sum_losses(...)`."""
         raise NotImplementedError
+
+    def sum_losses(self, inputs: dict[str, Sequence[Any]], extra: Logs | None = None) -> tuple[Tensor, Logs]:
+        """(the weighted sum of `losses`, logs): term `name` computed on `inputs[name]` and logged as
+        `name` (its own logs as `name_<key>`), then `extra` (accuracies)."""
+        return weighted_sum(self.losses, inputs, extra)
 
     def model_spec(self) -> dict[str, Any]:
         raise NotImplementedError

@@ -18,7 +18,7 @@ from mimicgait.engine.checkpoint import relative_reference
 from mimicgait.engine.distributed import gather_across
 from mimicgait.engine.stages.base import Logs, Stage, StageParts, register_stage
 from mimicgait.errors import UserError
-from mimicgait.losses import BNNeckCrossEntropy
+from mimicgait.losses import BNNeckCrossEntropy, WeightedLoss
 from mimicgait.models import BNNeckHead
 from mimicgait.models.checkpoint import load_checkpoint, load_weights
 from mimicgait.models.spec import build_encoder, build_model
@@ -30,11 +30,12 @@ INITS = ("fresh", "teacher")
 @register_stage
 class MimicStage(Stage):
     """The mimic network: `encoder` (the student's spec, the teacher's architecture) trained on
-    occluded input with `kd` (MiCKD or L2) against the frozen teacher at `teacher`, guided by the
-    frozen VEN at `ven` (None: unguided). `init` 'teacher' starts the student from the teacher's
-    encoder. `ce` (with `ce_weight` > 0) adds a BNNeck cross-entropy on the student. `inference`
-    is what the saved model embeds with; `feature_dim` is the mixer's width when there is no VEN
-    (with one, the VEN's own)."""
+    occluded input with `kd` (a registered distillation loss: MiCKD, L2, ...; logged as 'kd')
+    against the frozen teacher at `teacher`, guided by the frozen VEN at `ven` (None: unguided).
+    `init` 'teacher' starts the student from the teacher's encoder. `ce` (with `ce_weight` > 0)
+    adds a BNNeck cross-entropy on the student (logged as 'ce'). `inference` is what the saved
+    model embeds with; `feature_dim` is the mixer's width when there is no VEN (with one, the
+    VEN's own)."""
 
     name = "mimic"
     occluded = True
@@ -54,7 +55,9 @@ class MimicStage(Stage):
         feature_dim: int,
     ) -> None:
         super().__init__(parts)
-        self.encoder, self.guidance, self.kd, self.inference = encoder, ven is not None, kd, inference
+        self.encoder, self.guidance, self.inference = encoder, ven is not None, inference
+        self.losses = {"kd": WeightedLoss(kd)}
+        self.kd_gathered = bool(kd.batch_wise)  # the registry checked that every loss declares it
         if init not in INITS:
             raise UserError(f"mimic.init must be 'fresh' or 'teacher', got {init!r}")
 
@@ -107,12 +110,11 @@ class MimicStage(Stage):
         self.module.student.load_state_dict(student.state_dict())
         # Ablation "MiCKD + XE": a BNNeck classifier on the student's embedding, trained alongside.
         # It is kept in the checkpoint (for resuming) as `ce_head.*`; inference ignores it.
-        self.ce_weight = ce_weight
         if ce_weight > 0:
             if ce is None:
                 raise ValueError("ce_weight > 0 needs the cross-entropy module `ce`")
             self.module.ce_head = BNNeckHead(student.out_channels, student.parts, self.data.num_classes)
-            self.ce = ce
+            self.losses["ce"] = WeightedLoss(ce, ce_weight)
 
     def model_spec(self) -> dict[str, Any]:
         return {
@@ -138,14 +140,11 @@ class MimicStage(Stage):
     ) -> tuple[Tensor, Logs]:
         x = self.batch_inputs(batch, generator)
         out = model(x["occluded"], batch["lengths"], x["holistic"])  # {'student', 'teacher'}: [n, c, p]
-        if self.kd.batch_wise:  # relates instances across the batch: every rank's, as in one process
-            loss = self.kd(gather_across(out["student"]), gather_across(out["teacher"]),
-                           gather_across(batch["labels"]))
-        else:
-            loss = self.kd(out["student"], out["teacher"], batch["labels"])
-        logs: Logs = {"kd": loss.detach()}
-        if self.ce_weight > 0:
-            ce = self.ce(self.module.ce_head(out["student"]), batch["labels"])  # logits [n, k, p]
-            logs["ce"] = ce.detach()
-            loss = loss + self.ce_weight * ce
-        return loss, logs
+        labels = batch["labels"]
+        kd = (out["student"], out["teacher"], labels)
+        if self.kd_gathered:  # relates instances across the batch: every rank's, as in one process
+            kd = tuple(gather_across(t) for t in kd)
+        inputs = {"kd": kd}
+        if "ce" in self.losses:
+            inputs["ce"] = (self.module.ce_head(out["student"]), labels)  # logits [n, k, p]
+        return self.sum_losses(inputs)

@@ -8,6 +8,7 @@ sequences; occ-aware adds the detector's occlusion-type cross-entropy.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,14 @@ from mimicgait.engine.checkpoint import relative_reference
 from mimicgait.engine.distributed import gather_across
 from mimicgait.engine.stages.base import Logs, Stage, StageParts, register_stage
 from mimicgait.errors import UserError
-from mimicgait.losses import BNNeckCrossEntropy, PartTripletLoss, part_accuracy
+from mimicgait.losses import (
+    BNNeckCrossEntropy,
+    OcclusionTypeLoss,
+    PartTripletLoss,
+    WeightedLoss,
+    class_accuracy,
+    part_accuracy,
+)
 from mimicgait.models.checkpoint import load_checkpoint, load_weights
 from mimicgait.models.spec import build_model
 
@@ -26,7 +34,7 @@ from mimicgait.models.spec import build_model
 @register_stage
 class TeacherStage(Stage):
     """Any encoder + BNNeck on holistic sequences: `encoder` is the encoder's spec (name and
-    keyword arguments); the loss is `triplet` + `ce_weight` x `ce`."""
+    keyword arguments); the loss is 'triplet' + `ce_weight` x 'ce', logged with the part accuracy."""
 
     name = "teacher"
 
@@ -42,7 +50,7 @@ class TeacherStage(Stage):
         super().__init__(parts)
         self.encoder = encoder
         self.module = build_model(self.model_spec())
-        self.triplet, self.ce, self.ce_weight = triplet, ce, ce_weight
+        self.losses = {"triplet": WeightedLoss(triplet), "ce": WeightedLoss(ce, ce_weight)}
 
     def model_spec(self) -> dict[str, Any]:
         return {
@@ -55,24 +63,25 @@ class TeacherStage(Stage):
     def _input(self, x: dict[str, Tensor]) -> Tensor:
         return x["holistic"]
 
-    def recognition_loss(self, out: dict[str, Tensor], labels: Tensor) -> tuple[Tensor, Logs]:
+    def loss_inputs(
+        self, out: dict[str, Tensor], x: dict[str, Tensor], labels: Tensor
+    ) -> dict[str, Sequence[Tensor]]:
+        """Each loss term's arguments, from the model's output, the batch inputs and the labels [n]."""
         # Under DDP the triplet loss sees every rank's sequences (as in one process on the whole batch).
-        triplet, active = self.triplet(gather_across(out["embeddings"]), gather_across(labels))
-        ce = self.ce(out["logits"], labels)
-        logs: Logs = {
-            "triplet": triplet.detach(),
-            "triplet_active": active.detach(),
-            "ce": ce.detach(),
-            "accuracy": part_accuracy(out["logits"].detach(), labels),
-        }
-        return triplet + self.ce_weight * ce, logs
+        return {"triplet": (gather_across(out["embeddings"]), gather_across(labels)),
+                "ce": (out["logits"], labels)}
+
+    def metrics(self, out: dict[str, Tensor], x: dict[str, Tensor], labels: Tensor) -> Logs:
+        """What is logged beside the loss terms."""
+        return {"accuracy": part_accuracy(out["logits"].detach(), labels)}
 
     def compute(
         self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
     ) -> tuple[Tensor, Logs]:
         x = self.batch_inputs(batch, generator)
-        out = model(self._input(x), batch["lengths"])  # {'embeddings' [n, c, p], 'logits' [n, k, p]}
-        return self.recognition_loss(out, batch["labels"])
+        out = model(self._input(x), batch["lengths"])  # {'embeddings' [n, c, p], 'logits' [n, k, p], ...}
+        labels = batch["labels"]
+        return self.sum_losses(self.loss_inputs(out, x, labels), self.metrics(out, x, labels))
 
 
 class FromTeacher(TeacherStage):
@@ -122,7 +131,7 @@ class BaselineStage(FromTeacher):
 @register_stage
 class OccAwareStage(FromTeacher):
     """Occlusion-Aware (WACV 2024): a classification-only occlusion detector (`feature_dim` wide)
-    fused into the embedding, its type cross-entropy weighted by `occlusion_ce_weight`.
+    fused into the embedding, its type cross-entropy ('occlusion_ce') weighted by `occlusion_ce_weight`.
 
     From a teacher (`FromTeacher`) the encoder and BNNeck head are the teacher's and the fusion
     starts as the identity on the encoder's features (the detector's weighted 0), so the network
@@ -134,8 +143,7 @@ class OccAwareStage(FromTeacher):
     def __init__(self, *args: Any, feature_dim: int, occlusion_ce_weight: float, **kwargs: Any) -> None:
         self.feature_dim = feature_dim  # model_spec needs it while the base builds the module
         super().__init__(*args, **kwargs)
-        self.occ_ce = nn.CrossEntropyLoss()
-        self.occ_weight = occlusion_ce_weight
+        self.losses["occlusion_ce"] = WeightedLoss(OcclusionTypeLoss(), occlusion_ce_weight)
 
     def load_teacher(self, state_dict: dict[str, Tensor], file: Path) -> None:
         net = self.module
@@ -158,13 +166,15 @@ class OccAwareStage(FromTeacher):
             "preprocess": self.preprocess.spec(),
         }
 
-    def compute(
-        self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
-    ) -> tuple[Tensor, Logs]:
-        x = self.batch_inputs(batch, generator)
-        out = model(x["occluded"], batch["lengths"])
-        loss, logs = self.recognition_loss(out, batch["labels"])
-        occ = self.occ_ce(out["occlusion_logits"].float(), x["kind"])
-        logs["occlusion_ce"] = occ.detach()
-        logs["occlusion_accuracy"] = (out["occlusion_logits"].argmax(1) == x["kind"]).float().mean().detach()
-        return loss + self.occ_weight * occ, logs
+    def _input(self, x: dict[str, Tensor]) -> Tensor:
+        return x["occluded"]
+
+    def loss_inputs(
+        self, out: dict[str, Tensor], x: dict[str, Tensor], labels: Tensor
+    ) -> dict[str, Sequence[Tensor]]:
+        # the detector's type logits [n, K] against the kind each sequence was occluded with [n]
+        return {**super().loss_inputs(out, x, labels), "occlusion_ce": (out["occlusion_logits"], x["kind"])}
+
+    def metrics(self, out: dict[str, Tensor], x: dict[str, Tensor], labels: Tensor) -> Logs:
+        return {**super().metrics(out, x, labels),
+                "occlusion_accuracy": class_accuracy(out["occlusion_logits"], x["kind"])}

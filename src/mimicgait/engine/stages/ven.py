@@ -2,7 +2,7 @@
 
 Every frame of an occluded training sequence is one sample, labelled with its sequence's kind
 (class index into the policy's classes, 'none' first) and amount (0 for 'none'). Loss: CE +
-amount_weight x MSE (the paper: Adam 1e-4, weight 10).
+amount_weight x MSE (the paper: Adam 1e-4, weight 10), logged as 'type_ce' and 'amount_mse'.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from mimicgait.data.occlusion import OccluderPool, occlude_batch
 from mimicgait.data.samplers import FrameSampler
 from mimicgait.engine.stages.base import Logs, Stage, StageParts, register_stage
-from mimicgait.losses import VENLoss
+from mimicgait.losses import class_accuracy, ven_loss
 from mimicgait.models.spec import build_model
 
 VAL_SEQUENCES = 256  # validation sequences (evenly spaced over the held-out store)
@@ -33,7 +33,8 @@ def valid_frames(x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
 
 @register_stage
 class VENStage(Stage):
-    """The VEN (`feature_dim` wide) on every frame of occluded sequences, trained with `loss`."""
+    """The VEN (`feature_dim` wide) on every frame of occluded sequences, trained with the type
+    cross-entropy plus `amount_weight` x the amount's MSE (`losses.ven_loss`)."""
 
     name = "ven"
     occluded = True
@@ -44,12 +45,12 @@ class VENStage(Stage):
         parts: StageParts,
         *,
         feature_dim: int,
-        loss: VENLoss,
+        amount_weight: float,
     ) -> None:
         super().__init__(parts)
         self.feature_dim = feature_dim
         self.module = build_model(self.model_spec())
-        self.loss = loss
+        self.losses = ven_loss(amount_weight)
 
     def model_spec(self) -> dict[str, Any]:
         return {
@@ -65,9 +66,9 @@ class VENStage(Stage):
         x = self.batch_inputs(batch, generator)
         frames, owner = valid_frames(x["occluded"], batch["lengths"])  # [M, h, w], [M]
         _, logits, amount = model(frames)  # [M, D], [M, K], [M]
-        loss, parts = self.loss(logits, amount, x["kind"][owner], x["amount"][owner])
-        accuracy = (logits.detach().argmax(1) == x["kind"][owner]).float().mean()
-        return loss, {"type_ce": parts["type"], "amount_mse": parts["amount"], "type_accuracy": accuracy}
+        kind = x["kind"][owner]  # [M]: each frame labelled with its sequence's kind and amount
+        return self.sum_losses({"type_ce": (logits, kind), "amount_mse": (amount, x["amount"][owner])},
+                               {"type_accuracy": class_accuracy(logits, kind)})
 
     @torch.no_grad()
     def validate(self) -> dict[str, float] | None:
