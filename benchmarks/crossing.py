@@ -41,6 +41,7 @@ and exit status 2.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -123,11 +124,11 @@ def crossing_name(back: str, front: str) -> str:
     return f"cross-{back.split('-')[0]}-{front.split('-')[0]}"
 
 
-def require_people() -> Callable[..., Any]:
-    """`extract_people`, or a one-line `UserError` when the multi-person extractor (or motmetrics,
-    which scores it) is missing."""
+def require_people(keep_merged: bool = False) -> Callable[..., Any]:
+    """`extract_people` (with `PeopleSettings(keep_merged=...)`), or a one-line `UserError` when the
+    multi-person extractor (or motmetrics, which scores it) is missing."""
     try:
-        from mimicgait.video.people import extract_people
+        from mimicgait.video.people import PeopleSettings, extract_people
     except ImportError as err:
         raise UserError(f"mimicgait.video.people.extract_people is not available ({err}); the multi-person "
                         "extractor (issue 27) is needed to score the crossings; --build-only makes them "
@@ -136,7 +137,7 @@ def require_people() -> Callable[..., Any]:
         import motmetrics  # noqa: F401
     except ImportError:
         raise UserError("scoring the crossings needs motmetrics: pip install motmetrics") from None
-    return extract_people
+    return functools.partial(extract_people, settings=PeopleSettings(keep_merged=keep_merged))
 
 
 def check_outputs(args: argparse.Namespace, pairs: list[tuple[str, str]]) -> list[tuple[Path, Path]]:
@@ -472,6 +473,9 @@ def main() -> int:
                         help="kernel (pixels) closing the front walker's mask before pasting (0: holes only)")
     parser.add_argument("--build-only", action="store_true", help="make the crossings, score nothing")
     parser.add_argument("--no-identify", action="store_true", help="skip the identification step")
+    parser.add_argument("--keep-merged", action="store_true",
+                        help="keep the frames split from a blob two walkers share in their tracks' sequences "
+                             "(the tracker's default drops them as 'merged')")
     parser.add_argument("--model", default="casiab-mimic", help="shipped model name or model file")
     parser.add_argument("--device", default="cpu", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--gallery-views", help="comma-separated views of the gallery (default: all)")
@@ -495,7 +499,7 @@ def main() -> int:
     if args.segmenter and args.build_only:
         raise UserError("--segmenter is for the tracking step; --build-only skips it")
     pairs = parse_pairs(args.pairs, args.view)[: args.limit]
-    extract_people = None if args.build_only else require_people()
+    extract_people = None if args.build_only else require_people(args.keep_merged)
     segmenter = None
     if args.segmenter and extract_people is not None:
         from mimicgait.video.segmenter import load_segmenter
@@ -526,7 +530,7 @@ def main() -> int:
                      "front_shift_px": 0.0 if args.same_depth else args.shift,
                      "front_closing_px": args.closing,
                      "max_hidden": MAX_HIDDEN, "min_box_iou": MIN_BOX_IOU, "targets": TARGETS,
-                     "segmenter": args.segmenter, "reused": args.reuse},
+                     "segmenter": args.segmenter, "reused": args.reuse, "keep_merged": args.keep_merged},
         "crossings": rows,
     }
     if extract_people is not None:

@@ -9,7 +9,7 @@ import pytest
 import scenes
 
 from mimicgait.video.blobs import find_people
-from mimicgait.video.people import PeopleStream, extract_people
+from mimicgait.video.people import PeopleSettings, PeopleStream, extract_people
 
 
 def track_masks(video: np.ndarray) -> tuple[dict, dict]:
@@ -125,6 +125,24 @@ def test_extract_people_names_tracks_and_counts(tmp_path):
     assert result.masks[1].shape == (len(video), 240, 320) and result.masks[1].dtype == bool
 
 
+def test_frames_split_from_a_shared_blob_leave_the_sequence_unless_kept(tmp_path):
+    video, truth, _ = scenes.crossing()
+    folder = scenes.write_frames(tmp_path / "002-nm-01-090", video)
+    dropped = extract_people(folder)
+    kept = extract_people(folder, settings=PeopleSettings(keep_merged=True))
+    shared = merged_frames(truth)  # [T]
+    for lean, full in zip(dropped.tracks, kept.tracks, strict=True):
+        merged = lean.quality.dropped["merged"]
+        assert merged >= 5 and full.quality.dropped["merged"] == 0
+        assert full.quality.kept == lean.quality.kept + merged
+        assert not shared[lean.frame_index].any(), "a frame of a shared blob stayed in the sequence"
+        assert set(lean.frame_index) < set(full.frame_index)
+        # the masks and hidden shares still cover the merged frames: only the sequence leaves them out
+        both = np.flatnonzero(shared & (truth.sum((2, 3)) > 200).all(0))
+        assert dropped.masks[lean.track][both].any((1, 2)).all()
+        assert np.isfinite(dropped.hidden[lean.track][both]).all()
+
+
 def test_nobody_in_view_is_an_error_not_an_empty_success(tmp_path, capsys):
     still = np.repeat(scenes.scene()[None], 30, axis=0)
     folder = scenes.write_frames(tmp_path / "001-nm-01-090", still)
@@ -165,6 +183,12 @@ def test_silhouettes_writes_tracks_masks_and_annotation(crossing_files, tmp_path
     # nothing is replaced without --force, checked before any decoding
     code, err = cli(capsys, "silhouettes", "--video", path, "--out", tmp_path / "d")
     assert code == 2 and "already exists" in err
+    # --keep-merged: the frames split from the shared blob stay in each sequence
+    code, out = cli(capsys, "silhouettes", "--video", path, "--out", tmp_path / "k", "--keep-merged")
+    assert code == 0 and " 0 merged" in out, out
+    for name in written:
+        with np.load(tmp_path / "d" / name) as lean, np.load(tmp_path / "k" / name) as full:
+            assert len(full[full.files[0]]) > len(lean[lean.files[0]])
 
 
 def test_people_one_keeps_the_single_person_extraction(crossing_files, tmp_path, capsys):
@@ -179,6 +203,9 @@ def test_people_one_keeps_the_single_person_extraction(crossing_files, tmp_path,
     code, err = cli(capsys, "silhouettes", "--video", path, "--out", tmp_path / "e", "--people", "1",
                     "--masks", tmp_path / "m")
     assert code == 2 and "--masks needs tracking" in err
+    code, err = cli(capsys, "silhouettes", "--video", path, "--out", tmp_path / "e", "--people", "1",
+                    "--keep-merged")
+    assert code == 2 and "--keep-merged needs tracking" in err
 
 
 def test_annotation_gif_has_the_frame_count_and_size(crossing_files, tmp_path):
@@ -223,7 +250,7 @@ def test_identify_answers_per_track_and_watch_agrees(crossing_files, gallery, tm
                     "--fast", "--min-frames", "10", "--every", "10")
     assert code == 0, out
     final = {line.split()[3][1:]: line.split()[5] for line in out.splitlines() if " final " in line}
-    assert final == identified
+    assert final == identified, out
     assert f'"frames": {len(video)}' in out
 
 

@@ -56,6 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--masks", metavar="DIR",
                         help="also write DIR/<video>.npz with each track's full-frame visible mask "
                         "(track_<k>: [T, H, W] bool, every decoded frame) to score against a ground truth")
+    parser.add_argument("--keep-merged", action="store_true",
+                        help="keep the frames in which a person shared a foreground blob with another (split "
+                        "between them; dropped as 'merged' by default) in their sequence: occluded sequences")
     parser.add_argument("--annotate", metavar="OUT.mp4|.avi|.gif",
                         help="also write the video with each track's box, id and hidden share (a folder of "
                         "videos: OUT-<video>.mp4 each)")
@@ -76,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from mimicgait.video.decode import input_paths
     from mimicgait.video.extract import MIN_FRAMES
     from mimicgait.video.naming import parse_id_option, parse_sequence_name
-    from mimicgait.video.people import extract_people
+    from mimicgait.video.people import PeopleSettings, extract_people
     from mimicgait.video.segmenter import load_segmenter
     from mimicgait.video.write import (
         existing_outputs,
@@ -114,9 +117,10 @@ def run(args: argparse.Namespace) -> int:
                    for c in existing_track_outputs(out, seq, _stem(p), args.format)]
     else:
         clashes = existing_outputs(out, sequences, args.format)
-        if args.masks or args.annotate:
-            raise UserError(f"{'--masks' if args.masks else '--annotate'} needs tracking: use --people all "
-                            "(the default) or N > 1, not 1")
+        given = next((o for o, v in (("--masks", args.masks), ("--annotate", args.annotate),
+                                     ("--keep-merged", args.keep_merged)) if v), None)
+        if given:
+            raise UserError(f"{given} needs tracking: use --people all (the default) or N > 1, not 1")
     if clashes and not args.force:
         raise UserError(f"--out {out}: {clashes[0]} already exists; choose a new --out or pass --force "
                         "to replace it")
@@ -145,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--background {background} does not exist; give a clip of the empty scene or 'auto'")
     threshold = args.threshold if args.threshold is not None else ForegroundSettings().threshold
     settings = ForegroundSettings(threshold=threshold, shadow=not args.no_shadow)
+    tracker = PeopleSettings(keep_merged=args.keep_merged)
 
     # each video's sequence is written as soon as it is extracted: an interrupted run keeps them all
     written: dict[Path, None] = {}
@@ -153,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             if tracking:
                 people = extract_people(path, background, segmenter, sequence=sequence, foreground=settings,
-                                        people=args.people)
+                                        people=args.people, settings=tracker)
                 results = people.tracks
             else:
                 results = [extract(path, background, segmenter, sequence=sequence, foreground=settings,

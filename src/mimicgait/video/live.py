@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -39,6 +39,7 @@ class _Seen:
     hidden: deque
     since: int = 0  # kept frames since the last identification
     decision: str | None = None
+    answer: Answer | None = None  # the last identification
     last_frame: int = -1
 
 
@@ -84,13 +85,18 @@ class Watcher:
         return answers
 
     def finish(self, live: set[int] | None = None) -> list[Answer]:
-        """Identify once more every track with frames not yet used, except those in `live` (still
-        in view): at a track's end, or with `live` None at the end of the video."""
+        """The last word on every track except those in `live` (still in view): at a track's end, or
+        with `live` None at the end of the video. A track with frames not yet used is identified
+        once more; one whose last identification used them all repeats it as final."""
         answers = []
         for track, seen in self.tracks.items():
-            if (live is not None and track in live) or not seen.since or not seen.silhouettes:
+            if (live is not None and track in live) or not seen.silhouettes:
                 continue
-            answers.extend(self._identify(track, seen, seen.last_frame, final=True))
+            if seen.since:
+                answers.extend(self._identify(track, seen, seen.last_frame, final=True))
+            elif seen.answer is not None and seen.answer.kind != "final":
+                seen.answer = replace(seen.answer, frame=seen.last_frame, kind="final")
+                answers.append(seen.answer)
         return answers
 
     def _identify(self, track: int, seen: _Seen, frame: int, final: bool = False) -> list[Answer]:
@@ -109,5 +115,5 @@ class Watcher:
         kind = "final" if final else ("new" if seen.decision is None else "changed")
         answer = Answer(frame, track, decision, ranked, len(frames), float(np.mean(seen.hidden)), kind)
         changed = decision != seen.decision
-        seen.decision = decision
+        seen.decision, seen.answer = decision, answer
         return [answer] if changed or final else []

@@ -16,7 +16,11 @@ before it counts.
 
 Per track and frame the status is `kept`, or dropped as `missing` (not seen), `hidden` (more than
 `drop_hidden` of them hidden, as `mimicgait.data.occlusion` drops such frames), `edge` (cut by
-the frame border) or `small`; a kept frame's visible mask goes through the data layer's own
+the frame border), `small`, or `merged`: split from a blob shared with someone else. Such a frame's
+mask and hidden share are recorded (the masks file, the annotated video), but it leaves the
+sequence unless `keep_merged`: where two people touch, the split misplaces pixels at their
+boundary, and on crossings of real walkers those frames misled the recogniser more than their
+absence did (docs/video.md). A kept frame's visible mask goes through the data layer's own
 pretreatment, as a detector and segmenter would hand a partly hidden person to the recogniser.
 Why this and not supervision's ByteTrack or norfair: both take boxes and would lose the person
 behind for the whole crossing; the split needs the predicted boxes before matching, which a
@@ -45,9 +49,10 @@ from mimicgait.video.segmenter import Segmenter, frame_masks, load_segmenter
 from mimicgait.video.track import EDGE, KEPT, MISSING, SMALL, TrackSettings
 
 HIDDEN = "hidden"
+MERGED = "merged"
 KALMAN_R_X = 9.0
 KALMAN_Q_V = 0.05
-PEOPLE_DROP_REASONS = (MISSING, HIDDEN, EDGE, SMALL)
+PEOPLE_DROP_REASONS = (MISSING, HIDDEN, MERGED, EDGE, SMALL)
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class PeopleSettings:
     motion_floor: float = 0.2  # weight of where a person's moved last mask is not, against 1 + it where it is
     depth_gap: float = 0.02  # feet lower by this share of the frame height: nearer the camera
     solid: int = 5  # closing kernel (pixels) of each person's mask before its holes are filled; 0: none
+    keep_merged: bool = False  # frames where a person shared a blob with another stay in their sequence
 
 
 @dataclass
@@ -267,7 +273,7 @@ class PeopleTracker:
                     track.correct(visible_box, _centroid_x(part, visible_box))
             track.hits += 1
             track.missed = 0
-            self._record(track, index, track.box, part, hidden)
+            self._record(track, index, track.box, part, hidden, merged=True)
 
     def _moved(self, track: Track, box: np.ndarray, region: np.ndarray) -> np.ndarray | None:
         """The track's last visible mask moved by its motion since (centre of `box` now against the
@@ -289,8 +295,10 @@ class PeopleTracker:
             ay0 - cy0 - dy : ay1 - cy0 - dy, ax0 - cx0 - dx : ax1 - cx0 - dx]
         return cv2.GaussianBlur(moved, (7, 7), 0)
 
-    def _record(self, track: Track, index: int, box: np.ndarray, mask: np.ndarray, hidden: float) -> None:
-        """Judge and keep what was seen of `track` in frame `index` (`mask` `[H, W]` bool, visible)."""
+    def _record(self, track: Track, index: int, box: np.ndarray, mask: np.ndarray, hidden: float,
+                merged: bool = False) -> None:
+        """Judge and keep what was seen of `track` in frame `index` (`mask` `[H, W]` bool, visible;
+        `merged`: split from a blob shared with someone else)."""
         s = self.settings
         seen_box = _mask_box(mask)
         if track.id == 0 and track.hits >= s.confirm:
@@ -312,6 +320,8 @@ class PeopleTracker:
             record.status = EDGE
         elif (box[3] - box[1]) < s.track.min_height * self.height:
             record.status = SMALL
+        elif merged and not s.keep_merged:
+            record.status = MERGED
         else:
             record.silhouette = pretreat_frame(visible.view(np.uint8) * np.uint8(255), *self.size)
             if record.silhouette is None:
