@@ -1,4 +1,5 @@
-"""`mimicgait occlusion show`: draw real sequences under every occlusion kind, to check them by eye.
+"""`mimicgait occlusion show|list`: draw real sequences under every occlusion kind, to check them by eye;
+name the registered kinds.
 
 A PNG shows, for a few sequences and every kind, several frames across the sequence, each as a
 holistic | occluded pair; a GIF animates all kinds side by side, frame by frame. Occluded panels
@@ -9,6 +10,9 @@ The wild kinds (`--kinds crowd,object,cut`) are shown as a person segmenter sees
 re-alignment: the walker's visible pixels in white, the other walker, object or missed side in red;
 a frame the detector would drop is left blank but for its occluder, and the label counts them. A
 crowd's other walkers come from the same directory (never the walker's own subject).
+
+The kinds, their flags and descriptions come from the registry (`mimicgait.data.occlusion.registry`),
+read when an action runs: building the parser imports no occlusion code (nor torch).
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ from mimicgait.io import check_not_an_input, check_output_file, make_output_dir,
 
 log = logging.getLogger(__name__)
 
-SHOWN_KINDS = ("top", "bottom", "middle", "patch", "pole", "changing")
 _FOREGROUND = np.array([255, 255, 255], np.uint8)
 _HOLISTIC = np.array([170, 170, 170], np.uint8)
 _REGION = np.array([110, 0, 0], np.uint8)
@@ -39,15 +42,31 @@ _GIF_STEPS = 100  # most frames in a GIF
 MAX_IMAGE_BYTES = 512 * 2**20
 
 
+def __getattr__(name: str):
+    """`SHOWN_KINDS`: the kinds `show` draws by default, a live view of the registry (read on first use)."""
+    if name == "SHOWN_KINDS":
+        from mimicgait.data.occlusion.registry import SHOWN_KINDS
+
+        return SHOWN_KINDS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the `occlusion` sub-command (with its `show` action)."""
+    """Add the `occlusion` sub-command (with its `show` and `list` actions)."""
     parser = subparsers.add_parser(
         "occlusion",
         help="inspect the synthetic occlusions",
-        description="Inspect the synthetic occlusions (top, bottom, middle, patch, pole, changing) and "
-        "the ones seen in the wild (crowd, object, cut).",
+        description="Inspect the occlusion kinds: the synthetic ones and the ones seen in the wild "
+        "(`mimicgait occlusion list` names them).",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser(
+        "list",
+        help="name every occlusion kind, its class index and what it hides",
+        description="Print every registered occlusion kind: class index, name, flags (wild: may drop "
+        "frames; pool: draws other walkers of the split) and what it hides.",
+    )
+    listing.set_defaults(func=run_list)
     show = actions.add_parser(
         "show",
         help="draw a few sequences under every occlusion kind (PNG grid or animated GIF)",
@@ -62,13 +81,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--frames", type=int, default=6, help="frames per sequence in a PNG (default 6)")
     show.add_argument("--seed", type=int, default=0, help="seed of the occlusion draws")
     show.add_argument("--amount", type=float, default=None, help="fixed amount instead of drawing from R")
-    show.add_argument("--kinds", nargs="+", default=list(SHOWN_KINDS),
-                      help="kinds to show, space- or comma-separated (default the paper's six; "
-                      "also crowd, object, cut)")
+    show.add_argument("--kinds", nargs="+", default=None,
+                      help="kinds to show, space- or comma-separated (default every kind that keeps all "
+                      "frames and hides something; `mimicgait occlusion list` names them all)")
     show.add_argument("--scale", type=int, default=1,
                       help="pixel magnification (default 1; refused when the image would pass 512 MiB)")
     show.add_argument("--force", action="store_true", help="overwrite an existing OUT")
     show.set_defaults(func=run_show)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Print the registered kinds; returns the exit code."""
+    print(list_kinds())
+    return 0
+
+
+def list_kinds() -> str:
+    """One line per registered kind: class index, name, flags and what it hides (the docstring's summary)."""
+    from mimicgait.data.occlusion import ALL_KINDS, get_kind
+
+    kinds = [get_kind(name) for name in ALL_KINDS]
+    width = max(len(k.name) for k in kinds)
+    lines = []
+    for kind in kinds:
+        flags = ",".join(f for f, on in (("wild", kind.wild), ("pool", kind.needs_pool)) if on) or "-"
+        lines.append(f"{kind.index:>2}  {kind.name:<{width}}  {flags:<9}  {kind.summary()}")
+    return "\n".join(lines)
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -79,11 +117,13 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def show_occlusions(data: str | Path, out: str | Path, sequences: int = 3, frames: int = 6, seed: int = 0,
-                    amount: float | None = None, kinds: Sequence[str] = SHOWN_KINDS, scale: int = 1,
+                    amount: float | None = None, kinds: Sequence[str] | None = None, scale: int = 1,
                     force: bool = False) -> Path:
-    """Draw `sequences` sequences of `data` holistic beside every occlusion kind into `out` (.png: a
-    grid of `frames` frames per sequence; .gif: an animation); returns `out`."""
-    from mimicgait.data.occlusion import check_kind
+    """Draw `sequences` sequences of `data` holistic beside every occlusion kind of `kinds` (default
+    `SHOWN_KINDS`) into `out` (.png: a grid of `frames` frames per sequence; .gif: an animation);
+    returns `out`."""
+    from mimicgait.data.occlusion import check_kind, kinds_need_pool
+    from mimicgait.data.occlusion.registry import SHOWN_KINDS
 
     out = Path(out)
     if out.suffix.lower() not in (".png", ".gif"):
@@ -93,12 +133,12 @@ def show_occlusions(data: str | Path, out: str | Path, sequences: int = 3, frame
             raise UserError(f"{name} must be at least 1, got {value}")
     if amount is not None and not 0.0 <= amount < 1.0:
         raise UserError(f"--amount must lie in [0, 1), got {amount}")
-    kinds = tuple(check_kind(k) for k in _split_kinds(kinds))
+    kinds = tuple(check_kind(k) for k in _split_kinds(SHOWN_KINDS if kinds is None else kinds))
     check_not_an_input(out, "--out", [("--data", data)])
     check_output_file(out, force=force, what="--out")
     records = _pick_records(str(data), sequences)
     _check_image_size(records, kinds, frames, scale, out.suffix.lower() == ".gif")
-    pool = _directory_pool(str(data)) if "crowd" in kinds else None
+    pool = _directory_pool(str(data)) if kinds_need_pool(kinds) else None
     shown = [_occlusions(r, kinds, seed, amount, pool) for r in records]
     make_output_dir(out.parent, "--out")
     if out.suffix.lower() == ".png":
@@ -189,8 +229,8 @@ def _pick_records(data: str, count: int) -> list:
 
 def _occlusions(record, kinds: tuple[str, ...], seed: int, amount: float | None, pool=None) -> list[tuple]:
     """Per kind: (occluded frames, occluder region [T, H, W] bool, drawn Occlusion, label note)."""
-    from mimicgait.data.occlusion import AMOUNT_RANGE, POLE_RANGE, WILD_KINDS, WILD_RANGE, eval_draw, occlude
-    from mimicgait.data.occlusion.wild import describe, occlude_wild_many
+    from mimicgait.data.occlusion import AMOUNT_RANGE, POLE_RANGE, WILD_RANGE, eval_draw, get_kind, occlude
+    from mimicgait.data.occlusion.wild import occlude_wild_many
 
     ranges = (AMOUNT_RANGE, POLE_RANGE) if amount is None else ((amount, amount), (amount, amount))
     wild_range = WILD_RANGE if amount is None else (amount, amount)
@@ -198,8 +238,10 @@ def _occlusions(record, kinds: tuple[str, ...], seed: int, amount: float | None,
     shown = []
     for kind in kinds:
         occ = eval_draw((kind,), seed, record.key, f"show-{kind}", *ranges, wild_range=wild_range, pool=pool)
-        if kind not in WILD_KINDS:
-            shown.append((occlude(record.frames, occ), occlude(ones, occ) == 0, occ, ""))
+        spec = get_kind(kind)
+        if not spec.wild:
+            detail = spec.describe(occ)
+            shown.append((occlude(record.frames, occ), occlude(ones, occ) == 0, occ, detail and f" {detail}"))
             continue
         frames = record.frames
         result = occlude_wild_many(frames[None], [occ], np.array([len(frames)]), pool)
@@ -207,7 +249,7 @@ def _occlusions(record, kinds: tuple[str, ...], seed: int, amount: float | None,
         seen = np.where(cover | ~keep[:, None, None], np.zeros((), frames.dtype), frames)
         hid, dropped = result.hidden_fraction[0], int((~keep).sum())
         stood = replace(occ, variant=int(result.variant[0]))  # an open object may give way to another
-        note = f"\n{describe(stood)}, hid {hid:.2f}\ndropped {dropped}/{len(keep)} frames"
+        note = f"\n{spec.describe(stood)}, hid {hid:.2f}\ndropped {dropped}/{len(keep)} frames"
         shown.append((seen, cover, occ, note))
     return shown
 
@@ -232,13 +274,8 @@ def _label(canvas: np.ndarray, rows: list[tuple[int, str]], at_x: int = 0) -> np
 
 
 def _describe(record, occ, note: str = "") -> str:
-    detail = f"x={occ.amount:.2f}{note}"
-    if occ.kind in ("patch", "pole"):
-        direction = "<-" if occ.reverse else "->"
-        detail += f" {direction} {occ.speed:.2f}px/f"
-    elif occ.kind == "changing":
-        detail += " bottom>top" if occ.reverse else " top>bottom"
-    return f"{record.subject} {record.condition} {record.view}\n{occ.kind} {detail}"
+    """A panel's label: the sequence, the kind, its amount and the kind's own note (motion, variant)."""
+    return f"{record.subject} {record.condition} {record.view}\n{occ.kind} x={occ.amount:.2f}{note}"
 
 
 def _png_grid(records: list, shown: list, kinds: tuple[str, ...], frames: int) -> np.ndarray:

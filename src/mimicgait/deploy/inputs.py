@@ -110,9 +110,10 @@ def embed_set(
     drawn = ["none"] * len(sequences)
     transform = None
     if kinds:
-        from mimicgait.data.occlusion.pool import OccluderPool
+        from mimicgait.data.occlusion import OccluderPool, kinds_need_pool
 
-        pool = OccluderPool([key[0] for key in sequences.keys], sequences.load) if "crowd" in kinds else None
+        crowd = kinds_need_pool(kinds)
+        pool = OccluderPool([key[0] for key in sequences.keys], sequences.load) if crowd else None
         occluder = default_occluder(kinds, seed, pool=pool)
 
         def transform(frames: np.ndarray, pos: int) -> np.ndarray:

@@ -52,13 +52,18 @@ Pixel counts (documented rounding, half up, computed in float64):
 Frames may be bool, uint8 {0, 1} or {0, 255}, or float {0, 1}: the operations only copy rows,
 take minima and write zeros, so the output keeps the input's dtype and value convention.
 
-Modules: `rules` (kinds, parameters, pixel arithmetic), `sequence` (one sequence, NumPy),
-`batch` (a whole batch, torch), `policy` (training and evaluation draws); for the wild kinds
-`pool` (other walkers), `rects` (rectangle occluders), `sprite`, `crowd`, `object_shapes`, `cut`,
-`realign` and `wild` (search, drop, re-align).
+Every kind is one registered object in a module of its own (`registry`; the built-in ones in
+`BUILT_IN` order, which is their class index): `none`, `top`, `bottom`, `middle`, `patch`, `pole`,
+`changing` (`planned`: kinds stated as row and mask plans) and `crowd`, `object_shapes`, `cut` (`wild`:
+search, drop, re-align; with `pool` (other walkers), `rects` (rectangle occluders), `sprite` and
+`realign`). The rest reads the registry: `rules` (parameters, ranges, pixel arithmetic, drawing),
+`sequence` (one sequence, NumPy), `batch` (a whole batch, torch), `policy` (training and evaluation
+draws).
 """
 
 from __future__ import annotations
+
+import importlib
 
 from mimicgait.data.occlusion.batch import (
     BatchOcclusion,
@@ -69,23 +74,38 @@ from mimicgait.data.occlusion.batch import (
 )
 from mimicgait.data.occlusion.policy import OcclusionPolicy, eval_draw, eval_occlusion
 from mimicgait.data.occlusion.pool import OccluderPool
-from mimicgait.data.occlusion.rules import (
+from mimicgait.data.occlusion.registry import (
     ALL_KINDS,
-    AMOUNT_RANGE,
-    CUT_SIDES,
-    DROP_ABOVE,
     KINDS,
+    WILD_KINDS,
+    OcclusionKind,
+    check_kind,
+    get_kind,
+    kinds_drop_frames,
+    kinds_need_pool,
+    register_kind,
+    unregister_kind,
+)
+from mimicgait.data.occlusion.rules import (
+    AMOUNT_RANGE,
+    DROP_ABOVE,
     POLE_RANGE,
     SPEED_RANGE,
     SPEED_SCALE,
-    WILD_KINDS,
     WILD_RANGE,
     Occlusion,
-    check_kind,
     draw_occlusion,
     resize_rows,
 )
 from mimicgait.data.occlusion.sequence import apply_occlusion, occlude
+
+#: The built-in kinds' modules, imported in this order: it is their class index (the VEN's classes and
+#: trained models depend on it), so a new built-in kind goes at the end.
+BUILT_IN = ("none", "top", "bottom", "middle", "patch", "pole", "changing", "crowd", "object_shapes", "cut")
+for _module in BUILT_IN:
+    importlib.import_module(f"{__name__}.{_module}")
+
+from mimicgait.data.occlusion.cut import CUT_SIDES  # noqa: E402  (registered above, in order)
 
 __all__ = [
     "ALL_KINDS",
@@ -95,6 +115,7 @@ __all__ = [
     "DROP_ABOVE",
     "KINDS",
     "Occlusion",
+    "OcclusionKind",
     "OccluderPool",
     "OcclusionPolicy",
     "POLE_RANGE",
@@ -108,9 +129,14 @@ __all__ = [
     "draw_occlusion",
     "eval_draw",
     "eval_occlusion",
+    "get_kind",
+    "kinds_drop_frames",
+    "kinds_need_pool",
     "occlude",
     "occlude_batch",
     "occlude_batch_detected",
     "occlude_batch_with",
+    "register_kind",
     "resize_rows",
+    "unregister_kind",
 ]

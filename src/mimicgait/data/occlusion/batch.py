@@ -1,44 +1,29 @@
 """Occluding a whole batch `[N, S, H, W]` in one call with torch, on the batch's device (training).
 
-The same rules as `sequence.occlude`, vectorised over sequences; binary frames are processed as machine
-words for speed. Results equal the NumPy form pixel for pixel. The wild kinds (`wild`) may drop
-frames: `occlude_batch_detected` returns each sequence's kept frames first and how many;
-`occlude_batch_with` (training) fills the dropped ones by repeating the kept ones, so a batch keeps
-its shape and lengths.
+The same rules as `sequence.occlude`, vectorised over sequences: every kind draws its own sequences'
+fields (`OcclusionKind.draw_batch`); the planned kinds of a batch (`planned`) are applied together in
+one pass from their plans, binary frames processed as machine words for speed, and every other kind
+applies itself to its own sequences (`OcclusionKind.occlude_batch`). Results equal the NumPy form pixel
+for pixel. The wild kinds (`wild`) may drop frames: `occlude_batch_detected` returns each sequence's
+kept frames first and how many; `occlude_batch_with` (training) fills the dropped ones by repeating
+the kept ones, so a batch keeps its shape and lengths.
 
-Size: over 300 lines because the paper's kinds and the wild kinds of one batch are applied in one
-vectorised pass each, with the index arithmetic that keeps them equal to the NumPy forms.
+Size: over 300 lines because the planned kinds of one batch are applied in one vectorised pass, with
+the index arithmetic that keeps it equal to the NumPy form.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from mimicgait.data.occlusion.rules import (
-    _BOTTOM,
-    _CHANGING,
-    _KIND_INDEX,
-    _MIDDLE,
-    _PATCH,
-    _POLE,
-    _SPEED_SHIFT,
-    _TOP,
-    _WILD_INDICES,
-    ALL_KINDS,
-    AMOUNT_RANGE,
-    KINDS,
-    SPEED_RANGE,
-    SPEED_SCALE,
-    WILD_KINDS,
-    Occlusion,
-    _rows,
-    check_kind,
-)
+from mimicgait.data.occlusion.planned import Draws, PlannedKind
+from mimicgait.data.occlusion.registry import KINDS, OcclusionKind, get_kind, kind_at
+from mimicgait.data.occlusion.rules import AMOUNT_RANGE, SPEED_SHIFT, Occlusion, Ranges, _rows
 
 if TYPE_CHECKING:
     from mimicgait.data.occlusion.pool import OccluderPool
@@ -46,12 +31,12 @@ if TYPE_CHECKING:
 
 @dataclass
 class BatchOcclusion:
-    """The drawn occlusions of a batch as tensors [N] (kind indexes `ALL_KINDS`), on the CPU.
+    """The drawn occlusions of a batch as tensors [N] (kind: the registered kind's index), on the CPU.
 
     The wild kinds' fields (`variant`, `offset`, `phase`, `source`; see `Occlusion`) default to
     zeros (source -1) when not given."""
 
-    kind: torch.Tensor  # [N] long, index into ALL_KINDS
+    kind: torch.Tensor  # [N] long, index into ALL_KINDS (the kinds' registration order)
     amount: torch.Tensor  # [N] float64
     width: torch.Tensor  # [N] float64
     speed: torch.Tensor  # [N] float64
@@ -77,7 +62,7 @@ class BatchOcclusion:
         """Stack per-sequence draws (e.g. to replay numpy draws in the batched form)."""
         f64 = torch.float64
         return cls(
-            torch.tensor([_KIND_INDEX[o.kind] for o in occs], dtype=torch.long),
+            torch.tensor([get_kind(o.kind).index for o in occs], dtype=torch.long),
             torch.tensor([o.amount for o in occs], dtype=f64),
             torch.tensor([o.width for o in occs], dtype=f64),
             torch.tensor([o.speed for o in occs], dtype=f64),
@@ -91,7 +76,7 @@ class BatchOcclusion:
     def to_list(self) -> list[Occlusion]:
         """Per-sequence `Occlusion`s (for the numpy form or for logging)."""
         return [
-            Occlusion(ALL_KINDS[int(k)], float(a), float(w), float(s), bool(r), int(v), float(o), float(p),
+            Occlusion(kind_at(int(k)).name, float(a), float(w), float(s), bool(r), int(v), float(o), float(p),
                       int(src))
             for k, a, w, s, r, v, o, p, src in zip(
                 self.kind, self.amount, self.width, self.speed, self.reverse, self.variant, self.offset,
@@ -99,16 +84,34 @@ class BatchOcclusion:
             )
         ]
 
+    def take(self, index: np.ndarray) -> BatchOcclusion:
+        """The occlusions of sequences `index` (int64 [M]), in that order."""
+        at = torch.from_numpy(index)
+        return BatchOcclusion(*(getattr(self, f.name)[at] for f in fields(self)))
+
+    def draws(self, index: np.ndarray) -> Draws:
+        """The fields of sequences `index` (int64 [M]) as NumPy arrays [M], for the kinds' plans."""
+        return Draws(*(getattr(self, name).numpy()[index] for name in _DRAWN))
+
 
 def _kind_indices(kinds: Sequence[str] | torch.Tensor, classes: Sequence[str]) -> torch.Tensor:
-    """Kinds given by name or by class index into `classes` -> LongTensor [N] of indices into KINDS."""
+    """Kinds given by name or by class index into `classes` -> LongTensor [N] of the kinds' indices."""
     if isinstance(kinds, torch.Tensor):
-        lookup = torch.tensor([_KIND_INDEX[check_kind(c)] for c in classes], dtype=torch.long)
+        lookup = torch.tensor([get_kind(c).index for c in classes], dtype=torch.long)
         index = kinds.detach().to("cpu", torch.long)
         if index.numel() and (index.min() < 0 or index.max() >= len(classes)):
             raise ValueError(f"occlusion class index out of range for classes {tuple(classes)}")
         return lookup[index]
-    return torch.tensor([_KIND_INDEX[check_kind(k)] for k in kinds], dtype=torch.long)
+    return torch.tensor([get_kind(k).index for k in kinds], dtype=torch.long)
+
+
+_DRAWN = tuple(f.name for f in fields(Draws))  # the fields plans read, in `Draws` order
+
+
+def _groups(kind: torch.Tensor) -> list[tuple[OcclusionKind, np.ndarray]]:
+    """(registered kind, indices int64 [M] of its sequences) for every kind of a batch, in index order."""
+    kinds = kind.numpy()
+    return [(kind_at(int(k)), np.flatnonzero(kinds == k)) for k in np.unique(kinds)]
 
 
 def draw_batch(
@@ -121,42 +124,34 @@ def draw_batch(
     pool: OccluderPool | None = None,
     subjects: Sequence[str] | None = None,
 ) -> BatchOcclusion:
-    """Complete a batch's kinds and amounts with direction, speed, patch width and changing order.
+    """Complete a batch's kinds and amounts with each kind's other choices (`OcclusionKind.draw_batch`).
 
     Always draws three uniforms per sequence from `generator`, so the stream does not depend on
-    which kinds were chosen; when `classes` hold a wild kind, `wild.DRAWS` more per sequence after
-    them (a crowd picks its other walker from `pool`, never of the sequence's subject in `subjects`).
+    which kinds were chosen; when a kind of `classes` takes more (a wild kind: `wild.DRAWS`), that many
+    more per sequence after them (a crowd picks its other walker from `pool`, never of the sequence's
+    subject in `subjects`).
     """
     kind = _kind_indices(kinds, classes)  # [N]
     amount = torch.as_tensor(amounts).detach().to("cpu", torch.float64).reshape(-1)  # [N]
     if amount.shape != kind.shape:
         raise ValueError(f"got {kind.numel()} occlusion kinds but {amount.numel()} amounts")
+    n = kind.numel()
     device = generator.device if generator is not None else torch.device("cpu")
-    u = torch.rand(kind.numel(), 3, generator=generator, device=device, dtype=torch.float64).cpu()  # [N, 3]
-    lo, hi = amount_range
-    width = torch.where(kind == _PATCH, lo + (hi - lo) * u[:, 0], 0.0)
-    moving = (kind == _PATCH) | (kind == _POLE)
-    speed = torch.where(moving, SPEED_RANGE[0] + (SPEED_RANGE[1] - SPEED_RANGE[0]) * u[:, 1], 0.0)
-    reverse = (u[:, 2] < 0.5) & (moving | (kind == _CHANGING))
-    amount = torch.where(kind == 0, 0.0, amount)
-    occ = BatchOcclusion(kind, amount, width, speed, reverse)
-    if any(c in WILD_KINDS for c in classes):
-        _draw_wild_fields(occ, generator, device, pool, subjects)
+    u = torch.rand(n, 3, generator=generator, device=device, dtype=torch.float64).cpu()  # [N, 3]
+    more = max((get_kind(c).extra_draws for c in classes), default=0)
+    extra = None  # [N, more]
+    if more:
+        extra = torch.rand(n, more, generator=generator, device=device, dtype=torch.float64).cpu().numpy()
+    zeros = torch.zeros(n, dtype=torch.float64)
+    occ = BatchOcclusion(kind, amount.clone(), zeros.clone(), zeros, torch.zeros(n, dtype=torch.bool))
+    ranges = Ranges(amount=amount_range)
+    for spec, idx in _groups(kind):
+        drawn = spec.draw_batch(amount[idx], u[idx], None if extra is None else extra[idx], ranges, pool=pool,
+                                subjects=None if subjects is None else [str(subjects[i]) for i in idx])
+        at = torch.from_numpy(idx)
+        for name, value in drawn.items():
+            getattr(occ, name)[at] = torch.as_tensor(value, dtype=getattr(occ, name).dtype)
     return occ
-
-
-def _draw_wild_fields(occ: BatchOcclusion, generator: torch.Generator | None, device: torch.device,
-                      pool: OccluderPool | None, subjects: Sequence[str] | None) -> None:
-    """Fill the wild sequences' fields of `occ` from `wild.DRAWS` uniforms per sequence."""
-    from mimicgait.data.occlusion.wild import DRAWS, draw_wild
-
-    n = occ.kind.numel()
-    u = torch.rand(n, DRAWS, generator=generator, device=device, dtype=torch.float64).cpu().numpy()  # [N, 5]
-    for i in np.flatnonzero(np.isin(occ.kind.numpy(), _WILD_INDICES)).tolist():
-        subject = None if subjects is None else str(subjects[i])
-        drawn = draw_wild(ALL_KINDS[int(occ.kind[i])], float(occ.amount[i]), u[i], pool, subject)
-        occ.speed[i], occ.reverse[i], occ.variant[i] = drawn.speed, drawn.reverse, drawn.variant
-        occ.offset[i], occ.phase[i], occ.source[i] = drawn.offset, drawn.phase, drawn.source
 
 
 def occlude_batch(
@@ -189,8 +184,7 @@ def occlude_batch_with(
 
     Frames a wild kind drops are filled by repeating the sequence's kept frames (`wild.refill`)."""
     out, kept = occlude_batch_detected(sils, occ, lengths, pool)
-    wild = np.isin(occ.kind.numpy(), _WILD_INDICES)
-    if not wild.any():
+    if not any(kind_at(int(k)).wild for k in np.unique(occ.kind.numpy())):
         return out
     from mimicgait.data.occlusion.wild import refill
 
@@ -212,71 +206,59 @@ def occlude_batch_detected(
     pool: OccluderPool | None = None,
 ) -> tuple[torch.Tensor, np.ndarray]:
     """Like `occlude_batch_with`, but a wild kind's kept frames come first and zeros after:
-    -> (frames `[N, S, H, W]`, kept frames per sequence int64 [N]; the length for the paper's kinds)."""
-    wild = np.isin(occ.kind.numpy(), _WILD_INDICES)
-    if wild.all() and sils.dim() == 4 and occ.kind.numel() == sils.shape[0] and sils.numel():
-        out = None  # every sequence is a wild one: nothing for the paper's kinds to copy
+    -> (frames `[N, S, H, W]`, kept frames per sequence int64 [N]; the length for the other kinds)."""
+    groups = _groups(occ.kind)
+    own = [(spec, idx) for spec, idx in groups if not isinstance(spec, PlannedKind)]
+    n = occ.kind.numel()
+    if sum(len(idx) for _, idx in own) == n and sils.dim() == 4 and n == sils.shape[0] and sils.numel():
+        out = None  # no planned kind: nothing for the one pass to copy
     else:
-        out = _occlude_paper_kinds(sils, occ, lengths)
+        out = occlude_planned(sils, occ, lengths, groups)
     length = _lengths(lengths, sils.shape[0], sils.shape[1]).numpy()
-    if not wild.any() or sils.numel() == 0:
+    if not own or sils.numel() == 0:
         return out, length
-    from mimicgait.data.occlusion.wild import occlude_wild_batch
-
-    occs = occ.to_list()
-    if out is None:
-        part = occlude_wild_batch(sils, occs, length, pool)
-        return part.frames, part.kept
-    idx = np.flatnonzero(wild)
-    index = torch.from_numpy(idx).to(sils.device)
-    part = occlude_wild_batch(sils.index_select(0, index), [occs[i] for i in idx], length[idx], pool)
-    out[index] = part.frames
+    if out is None and len(own) == 1:
+        return own[0][0].occlude_batch(sils, occ, length, pool)
+    out = torch.zeros_like(sils) if out is None else out
     kept = length.copy()
-    kept[idx] = part.kept
+    for spec, idx in own:
+        index = torch.from_numpy(idx).to(sils.device)
+        part = sils.index_select(0, index)
+        out[index], kept[idx] = spec.occlude_batch(part, occ.take(idx), length[idx], pool)
     return out, kept
 
 
-def _occlude_paper_kinds(
-    sils: torch.Tensor, occ: BatchOcclusion, lengths: torch.Tensor | Sequence[int] | None = None
+def occlude_planned(
+    sils: torch.Tensor, occ: BatchOcclusion, lengths: torch.Tensor | Sequence[int] | None = None,
+    groups: list[tuple[OcclusionKind, np.ndarray]] | None = None,
 ) -> torch.Tensor:
-    """The paper's kinds of `occlude_batch_with`; sequences of a wild kind are copied unchanged."""
+    """The planned kinds' sequences of a batch `[N, S, H, W]` in one pass; the others are copied unchanged.
+
+    `groups`: the batch's kinds and their sequences (`_groups`), when the caller has them already."""
     if sils.dim() != 4:
         raise ValueError(f"expected silhouettes of shape (N, S, H, W), got shape {tuple(sils.shape)}")
     n, s, h, w = sils.shape
     if occ.kind.numel() != n:
         raise ValueError(f"got {occ.kind.numel()} occlusions for a batch of {n} sequences")
-    if lengths is None:
-        length = torch.full((n,), s, dtype=torch.long)
-    else:
-        length = torch.as_tensor(lengths).detach().to("cpu", torch.long).reshape(-1)
-        if length.numel() != n:
-            raise ValueError(f"got {length.numel()} lengths for a batch of {n} sequences")
+    length = _lengths(lengths, n, s)  # [N]
     if sils.numel() == 0:
         return sils.clone()
-    kind = occ.kind
-    # Per-sequence pixel counts, exactly as the numpy form computes them (float64, half up).
-    crop = ((1.0 - occ.amount) * h + 0.5).floor().long().clamp(1, h)  # [N]
-    band = (occ.amount * h + 0.5).floor().long().clamp(0, h)  # [N]
-    patch_w = (occ.width * w + 0.5).floor().long().clamp(0, w)  # [N]
-    pole_w = (occ.amount * w + 0.5).floor().long().clamp(0, w)  # [N]
-    speed_q = (occ.speed * SPEED_SCALE).round().long()  # [N]
-    resizing = (kind == _TOP) | (kind == _BOTTOM) | (kind == _CHANGING)  # [N], CPU
-    masking = (kind == _MIDDLE) | (kind == _PATCH) | (kind == _POLE)  # [N], CPU
-    any_resizing, any_masking = bool(resizing.any()), bool(masking.any())
+    plans = _Plans(occ, h, w, _groups(occ.kind) if groups is None else groups)
     dev = sils.device
-    crop, band, patch_w, pole_w, speed_q, kind, rev, length, resizing = (
-        t.to(dev) for t in (crop, band, patch_w, pole_w, speed_q, kind, occ.reverse, length, resizing)
+    crop, first_top, second_top, resizing, span, speed_q, rev = (
+        torch.from_numpy(a).to(dev)
+        for a in (plans.crop, plans.first_top, plans.second_top, plans.resizing, plans.span, plans.speed_q,
+                  plans.reverse)
     )
+    length = length.to(dev)
     rows = torch.arange(h, device=dev)
     frame = torch.arange(s, device=dev)
 
     src = _words(sils.contiguous())  # [N*S*H, k]: each row as k machine words
     out_words = torch.empty_like(src)
-    if any_resizing:
+    if plans.resizing.any():
         a, b = _rows(rows[None, :], crop[:, None], h, torch.minimum, torch.where)  # [N, H] each
         offset = (h - crop)[:, None]  # [N, 1]; keeping the bottom rows (a top occlusion)
-        first_top = (kind == _TOP) | ((kind == _CHANGING) & ~rev)  # [N]
-        second_top = (kind == _TOP) | ((kind == _CHANGING) & rev)  # [N]
         first_half = (frame[None, :] < (length // 2)[:, None])[:, :, None]  # [N, S, 1]
         base = ((torch.arange(n, device=dev)[:, None] * s + frame[None, :]) * h)[:, :, None]  # [N, S, 1]
         ident = rows.expand(n, h)  # [N, H]
@@ -297,29 +279,47 @@ def _occlude_paper_kinds(
         out_words.copy_(src)
         out = _from_words(out_words, sils.dtype).view(n, s, h, w)
 
-    if any_masking:
-        # Columns kept per frame: none in a middle band's rows, all but the moving patch otherwise.
+    if plans.masking.any():
+        # Columns kept per frame: all but the moving span's.
         cols = torch.arange(w, device=dev)
-        span = torch.where(kind == _PATCH, patch_w, pole_w)  # [N]
-        pos = (speed_q[:, None] * frame[None, :]) >> _SPEED_SHIFT  # [N, S]; floor division by 1024
+        pos = (speed_q[:, None] * frame[None, :]) >> SPEED_SHIFT  # [N, S]; floor division by 1024
         left = torch.where(rev[:, None], (w - span)[:, None] - pos, pos)  # [N, S]
-        outside = (cols[None, None, :] < left[:, :, None]) | (
+        keep = (cols[None, None, :] < left[:, :, None]) | (
             cols[None, None, :] >= (left + span[:, None])[:, :, None]
         )  # [N, S, W]
-        keep = outside & (kind != _MIDDLE)[:, None, None]  # [N, S, W]
         mask = _words(_byte_mask(keep, out.element_size())).view(n, s, 1, -1)  # [N, S, 1, k]
-        # Hidden rows of each masked sequence form one range [first, last): the centred band, the
-        # bottom rows a patch covers, or every row for a pole. ANDing that strided view with its
-        # frames' column masks touches only hidden pixels: no full-size mask, gather or copy.
-        kind_c, band_c = occ.kind, band.cpu()  # [N] each
-        first = torch.where(kind_c == _PATCH, h - band_c, 0)
-        first = torch.where(kind_c == _MIDDLE, (h - band_c) // 2, first)
-        last = torch.where(kind_c == _MIDDLE, first + band_c, h)
+        # Hidden rows of each masked sequence form one range [first, last) (a centred band, the bottom
+        # rows a patch covers, every row for a pole). ANDing that strided view with its frames' column
+        # masks touches only hidden pixels: no full-size mask, gather or copy.
         grid = out_words.view(n, s, h, -1)  # [N, S, H, k]
-        first, last = first.tolist(), last.tolist()
-        for i in masking.nonzero().view(-1).tolist():
+        first, last = plans.first.tolist(), plans.last.tolist()
+        for i in np.flatnonzero(plans.masking).tolist():
             grid[i, :, first[i] : last[i]].bitwise_and_(mask[i])  # [S, rows, k] &= [S, 1, k]
     return out
+
+
+class _Plans:
+    """Every planned kind's row and mask plans of a batch, gathered into arrays [N] (defaults elsewhere:
+    not resized, not masked)."""
+
+    def __init__(self, occ: BatchOcclusion, height: int, width: int,
+                 groups: list[tuple[OcclusionKind, np.ndarray]]) -> None:
+        n = occ.kind.numel()
+        self.resizing, self.masking = np.zeros(n, bool), np.zeros(n, bool)
+        self.crop = np.full(n, height, np.int64)
+        self.first_top, self.second_top, self.reverse = (np.zeros(n, bool) for _ in range(3))
+        self.first, self.last, self.span, self.speed_q = (np.zeros(n, np.int64) for _ in range(4))
+        for spec, idx in groups:
+            if not isinstance(spec, PlannedKind):
+                continue
+            mine = occ.draws(idx)
+            rows, mask = spec.row_plan(mine, height), spec.mask_plan(mine, height, width)
+            for plan, flag in ((rows, self.resizing), (mask, self.masking)):
+                if plan is None:
+                    continue
+                flag[idx] = True
+                for name, value in vars(plan).items():
+                    getattr(self, name)[idx] = value
 
 
 def _words(t: torch.Tensor) -> torch.Tensor:

@@ -7,14 +7,19 @@ ground line and cross the frame at a drawn speed, centred on the walker at a dra
 removed: an instance segmenter separates the two people, so the other's pixels are never added.
 
 The runs of foreground of each silhouette row (merged down rows where they repeat) are the
-occluder's rectangles (`sprite`), one unit per pixel of the other walker's frame.
+occluder's rectangles (`sprite`), one unit per pixel of the other walker's frame. The hiding,
+dropping and re-alignment all wild kinds share are in `wild`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from mimicgait.data.occlusion.pool import OccluderPool, require_pool
+from mimicgait.data.occlusion.registry import register_kind
+from mimicgait.data.occlusion.rules import Occlusion
 from mimicgait.data.occlusion.sprite import SpriteGeometry, anchor_columns, concat, place
+from mimicgait.data.occlusion.wild import WildKind, WildScene, centred_at
 
 #: Speed at which the other walker crosses the walker-centred frame, px/frame (both are walking).
 CROWD_SPEED: tuple[float, float] = (1.0, 3.0)
@@ -66,3 +71,29 @@ def crowd_geometry(others: list[np.ndarray], phase: np.ndarray, speed: np.ndarra
         parts.append(place(unit, first[which], per_frame[which], x, n, n * frames))
         base.append(height / other.shape[1])
     return concat(parts, np.asarray(base, np.float64), height, width)
+
+
+@register_kind
+class Crowd(WildKind):
+    """Another walker of the same split (never the walker's own subject), mirrored, passes in front."""
+
+    name = "crowd"
+    needs_pool = True
+
+    def draw_from(self, amount: float, u: list[float], pool: OccluderPool | None,
+                  subject: str | None) -> Occlusion:
+        source = require_pool(pool).pick(u[0], subject)
+        speed = CROWD_SPEED[0] + (CROWD_SPEED[1] - CROWD_SPEED[0]) * u[1]
+        return Occlusion(self.name, amount, speed=speed, reverse=u[2] < 0.5, offset=centred_at(u), phase=u[4],
+                         source=source)
+
+    def geometry(self, scene: WildScene) -> SpriteGeometry:
+        pool = require_pool(scene.pool)
+        field = scene.field
+        others = [pool.frames(int(i)) for i in field["source"]]
+        _, s, h, w = scene.shape
+        return crowd_geometry(others, field["phase"], field["speed"], field["reverse"], field["offset"],
+                              scene.lengths, s, h, w)
+
+    def describe(self, occ: Occlusion) -> str:
+        return f"walker #{occ.source}"

@@ -2,7 +2,8 @@
 
 In every frame the box loses the same fraction `level` of the walker's extent on that side (the
 walker's own bounding box in that frame, so the cut follows the walker), rounded half up to whole
-rows or columns; the level is what matches the drawn amount of hidden silhouette pixels.
+rows or columns; the level is what matches the drawn amount of hidden silhouette pixels. The hiding,
+dropping and re-alignment all wild kinds share are in `wild`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mimicgait.data.occlusion.pool import OccluderPool
 from mimicgait.data.occlusion.rects import Rects
+from mimicgait.data.occlusion.registry import register_kind
+from mimicgait.data.occlusion.rules import Occlusion
+from mimicgait.data.occlusion.wild import WildKind, WildScene
+
+#: Cut sides (`Occlusion.variant` of a cut), in order.
+CUT_SIDES: tuple[str, ...] = ("left", "right", "top", "bottom")
 
 
 @dataclass(frozen=True)
@@ -55,3 +63,22 @@ def cut_geometry(boxes: np.ndarray, present: np.ndarray, side: np.ndarray, frame
     b = boxes[seq, t]  # [F', 4]
     return CutGeometry(seq * frames + t, seq, b[:, 0], b[:, 1], b[:, 2], b[:, 3],
                        np.asarray(side, np.int64), height, width)
+
+
+@register_kind
+class Cut(WildKind):
+    """The detector's box misses the left, right, top or bottom of the walker."""
+
+    name = "cut"
+    bands = True
+
+    def draw_from(self, amount: float, u: list[float], pool: OccluderPool | None,
+                  subject: str | None) -> Occlusion:
+        return Occlusion(self.name, amount, variant=min(int(u[0] * len(CUT_SIDES)), len(CUT_SIDES) - 1))
+
+    def geometry(self, scene: WildScene) -> CutGeometry:
+        _, s, h, w = scene.shape
+        return cut_geometry(scene.boxes(), scene.rows_any.any(2), scene.variant, s, h, w)
+
+    def describe(self, occ: Occlusion) -> str:
+        return f"misses {CUT_SIDES[occ.variant]}"

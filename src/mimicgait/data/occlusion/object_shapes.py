@@ -7,14 +7,21 @@ walker fills the frame height). Its scale (how near the camera it stands) is wha
 amount; its speed, direction and the frame at which it passes the walker are drawn. An open shape
 (a bicycle, a bench) may not hide the drawn amount at any scale (the walker shows through its
 gaps): then the next shapes in `SHAPES` order are tried, and the first within `OBJECT_TOLERANCE`
-(else the closest) stands there instead.
+(else the closest) stands there instead. The hiding, dropping and re-alignment all wild kinds share
+are in `wild`.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from mimicgait.data.occlusion.pool import OccluderPool
+from mimicgait.data.occlusion.registry import register_kind
+from mimicgait.data.occlusion.rules import Occlusion
 from mimicgait.data.occlusion.sprite import SpriteGeometry, anchor_columns, concat, place
+from mimicgait.data.occlusion.wild import WildKind, WildScene, centred_at, search_levels
 
 #: How far (a fraction of the walker's pixels) the hidden amount may miss before another shape is tried.
 OBJECT_TOLERANCE = 0.02
@@ -61,3 +68,47 @@ def object_geometry(shape: np.ndarray, speed: np.ndarray, reverse: np.ndarray, o
         parts.append(place(unit, np.zeros(length, np.int64), np.full(length, len(unit)), x, n, n * frames))
     nominal = np.array([SHAPES[SHAPE_NAMES[int(k)]][0] for k in shape], dtype=np.float64)
     return concat(parts, nominal * height, height, width)
+
+
+@register_kind
+class StaticObject(WildKind):
+    """A bench, bicycle, fire hydrant, bin or pole standing on the ground line passes across the frame."""
+
+    name = "object"
+
+    def draw_from(self, amount: float, u: list[float], pool: OccluderPool | None,
+                  subject: str | None) -> Occlusion:
+        speed = OBJECT_SPEED[0] + (OBJECT_SPEED[1] - OBJECT_SPEED[0]) * u[1]
+        variant = min(int(u[0] * len(SHAPE_NAMES)), len(SHAPE_NAMES) - 1)
+        return Occlusion(self.name, amount, speed=speed, reverse=u[2] < 0.5, variant=variant,
+                         offset=centred_at(u))
+
+    def place(self, scene: WildScene) -> tuple[np.ndarray, np.ndarray, Any]:
+        """The drawn shape, or the next in `SHAPES` order that hides the amount to within
+        `OBJECT_TOLERANCE` (else the closest tried), with its level."""
+        n, s, h, w = scene.shape
+        field, drawn, amount, total = scene.field, scene.variant, scene.amount, scene.total
+        goal = amount * total
+
+        def build(shapes: np.ndarray, ids: np.ndarray | None = None) -> SpriteGeometry:
+            return object_geometry(shapes, field["speed"], field["reverse"], field["offset"], scene.lengths,
+                                   s, h, w, ids)
+
+        variant, level = drawn.copy(), np.zeros(n)
+        miss = np.full(n, np.inf)
+        todo = np.arange(n)
+        for attempt in range(len(SHAPE_NAMES)):
+            shapes = (drawn + attempt) % len(SHAPE_NAMES)
+            geometry = build(shapes, todo)
+            found = search_levels(scene.hidden_of(geometry, todo), amount[todo], total[todo])
+            off = np.abs(scene.hidden_of(geometry, todo)(found) - goal[todo])  # [len(todo)]
+            better = off < miss[todo]
+            chosen = todo[better]
+            variant[chosen], level[chosen], miss[chosen] = shapes[chosen], found[better], off[better]
+            todo = todo[miss[todo] > OBJECT_TOLERANCE * total[todo]]
+            if not len(todo):
+                break
+        return level, variant, build(variant)
+
+    def describe(self, occ: Occlusion) -> str:
+        return SHAPE_NAMES[occ.variant]

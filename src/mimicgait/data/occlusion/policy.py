@@ -10,13 +10,13 @@ import numpy as np
 import torch
 
 from mimicgait.data.occlusion.pool import OccluderPool
+from mimicgait.data.occlusion.registry import check_kind, get_kind, kinds_need_pool
 from mimicgait.data.occlusion.rules import (
     AMOUNT_RANGE,
     POLE_RANGE,
-    WILD_KINDS,
     WILD_RANGE,
     Occlusion,
-    check_kind,
+    Ranges,
     check_range,
     draw_occlusion,
 )
@@ -30,8 +30,10 @@ class OcclusionPolicy:
     `OcclusionPolicy({'top': 0.5, 'bottom': 0.5})`; what the probabilities leave is `none`.
     `classes` is `('none', *kinds with p > 0 in the given order)`; class indices refer to it.
     Calling it on one sequence returns (occluded, holistic, class index, amount; 0 for none).
-    The wild kinds draw their amount (a fraction of the walker's pixels) from `wild_range`; a crowd
-    needs an `OccluderPool` of the same split (`needs_pool`), given where it occludes.
+    Each kind draws its amount from the range it names (`OcclusionKind.amount_from`): the wild kinds
+    (a fraction of the walker's pixels) from `wild_range`, the pole from `pole_range`, the others from
+    `amount_range`; a crowd needs an `OccluderPool` of the same split (`needs_pool`), given where it
+    occludes.
     """
 
     def __init__(
@@ -70,7 +72,7 @@ class OcclusionPolicy:
     @property
     def needs_pool(self) -> bool:
         """Whether a kind of this policy (a crowd) draws other walkers from an `OccluderPool`."""
-        return "crowd" in self.classes
+        return kinds_need_pool(self.classes)
 
     def draw(self, rng: np.random.Generator | None = None, *, pool: OccluderPool | None = None,
              subject: str | None = None) -> Occlusion:
@@ -92,8 +94,8 @@ class OcclusionPolicy:
     def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw kinds and amounts for a batch: (class index LongTensor [n], amount FloatTensor [n]).
 
-        Draws on the generator's device (CPU by default). Amounts are 0 for `none`; the pole's come
-        from `pole_range`, the wild kinds' from `wild_range`, the others' from `amount_range`.
+        Draws on the generator's device (CPU by default). Amounts are 0 for `none`; each kind's come
+        from the range it names (`OcclusionKind.amount_from`).
         """
         device = generator.device if generator is not None else torch.device("cpu")
         probs = torch.tensor(self.probabilities, dtype=torch.float64, device=device)
@@ -103,13 +105,10 @@ class OcclusionPolicy:
             else probs.new_zeros(0, dtype=torch.long)
         )  # [n]
         u = torch.rand(n, generator=generator, device=device, dtype=torch.float64)  # [n]
-        is_pole = torch.tensor([c == "pole" for c in self.classes], device=device)[kind]
-        lo = torch.where(is_pole, self.pole_range[0], self.amount_range[0])
-        hi = torch.where(is_pole, self.pole_range[1], self.amount_range[1])
-        if any(c in WILD_KINDS for c in self.classes):
-            is_wild = torch.tensor([c in WILD_KINDS for c in self.classes], device=device)[kind]
-            lo = torch.where(is_wild, self.wild_range[0], lo)
-            hi = torch.where(is_wild, self.wild_range[1], hi)
+        ranges = Ranges(self.amount_range, self.pole_range, self.wild_range)
+        bounds = [ranges.of(get_kind(c).amount_from or "amount") for c in self.classes]  # per class
+        # float32 bounds: what the draws have always used, so the amounts stay bit for bit the same
+        lo, hi = torch.tensor(bounds, dtype=torch.float32, device=device)[kind].unbind(1)  # [n] each
         amount = torch.where(kind == 0, 0.0, lo + (hi - lo) * u)
         return kind, amount.float()
 

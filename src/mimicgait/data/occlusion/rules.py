@@ -1,5 +1,5 @@
-"""The occlusion kinds, their parameters and the pixel arithmetic both implementations share
-(see the package docstring for the rules)."""
+"""An occlusion's parameters (`Occlusion`), their ranges, drawing them for a kind, and the pixel
+arithmetic the NumPy and torch forms share (see the package docstring for the rules)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mimicgait.data.occlusion.registry import check_kind, get_kind
 from mimicgait.errors import UserError
 
 if TYPE_CHECKING:
     from mimicgait.data.occlusion.pool import OccluderPool
 
-#: The paper's synthetic kinds (the defaults everywhere; `ALL_KINDS` adds the kinds seen in the wild).
-KINDS: tuple[str, ...] = ("none", "top", "bottom", "middle", "patch", "pole", "changing")
-#: Occlusions as the wild makes them (`wild`): another walker, a static object, a detector's cut.
-WILD_KINDS: tuple[str, ...] = ("crowd", "object", "cut")
-ALL_KINDS: tuple[str, ...] = KINDS + WILD_KINDS
 #: Default amount range R (fraction of the frame height / patch size) and pole width range Rt.
 AMOUNT_RANGE: tuple[float, float] = (0.4, 0.6)
 POLE_RANGE: tuple[float, float] = (0.2, 0.4)
@@ -30,15 +26,19 @@ SPEED_SCALE = 1024
 WILD_RANGE: tuple[float, float] = (0.2, 0.6)
 #: A frame with more than this fraction of its walker pixels hidden is dropped (the detector loses them).
 DROP_ABOVE = 0.8
-#: Cut sides (`Occlusion.variant` of a cut), in order.
-CUT_SIDES: tuple[str, ...] = ("left", "right", "top", "bottom")
-_SPEED_SHIFT = 10  # log2(SPEED_SCALE): positions use a shift, exact for non-negative integers
+SPEED_SHIFT = 10  # log2(SPEED_SCALE): positions use a shift, exact for non-negative integers
 
-_KIND_INDEX = {k: i for i, k in enumerate(ALL_KINDS)}  # the paper's kinds keep their indices
-_TOP, _BOTTOM, _MIDDLE, _PATCH, _POLE, _CHANGING = (
-    _KIND_INDEX[k] for k in ("top", "bottom", "middle", "patch", "pole", "changing")
-)
-_WILD_INDICES: tuple[int, ...] = tuple(_KIND_INDEX[k] for k in WILD_KINDS)
+
+@dataclass(frozen=True)
+class Ranges:
+    """The ranges amounts are drawn from; a kind names its own (`OcclusionKind.amount_from`)."""
+
+    amount: tuple[float, float] = AMOUNT_RANGE
+    pole: tuple[float, float] = POLE_RANGE
+    wild: tuple[float, float] = WILD_RANGE
+
+    def of(self, name: str) -> tuple[float, float]:
+        return getattr(self, name)
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Occlusion:
     wild kinds the fraction of the walker's silhouette pixels). `width`: the patch's width fraction
     (patch only). `speed`: px/frame (patch, pole, crowd, object). `reverse`: right-to-left motion
     (patch, pole, crowd, object) or bottom-first (changing). Wild kinds only: `variant` (the cut's
-    side in `CUT_SIDES`, the object's shape in `object_shapes.SHAPES`), `offset` (when the occluder
+    side in `cut.CUT_SIDES`, the object's shape in `object_shapes.SHAPES`), `offset` (when the occluder
     is centred on the walker, a fraction of the sequence), `phase` (the other walker's first frame,
     a fraction of their sequence) and `source` (the other walker's entry in the `OccluderPool`).
     """
@@ -76,13 +76,6 @@ class Occlusion:
             raise UserError(f"occlusion offset and phase must lie in [0, 1], got {self.offset}, {self.phase}")
 
 
-def check_kind(kind: str) -> str:
-    """Return `kind` if it is a known occlusion kind, else raise naming the valid ones."""
-    if kind not in _KIND_INDEX:
-        raise UserError(f"unknown occlusion kind {kind!r}; choose from {', '.join(ALL_KINDS)}")
-    return kind
-
-
 def check_range(name: str, bounds: tuple[float, float]) -> tuple[float, float]:
     """`bounds` as floats if 0 <= low <= high < 1, else a `UserError` naming `name`."""
     lo, hi = float(bounds[0]), float(bounds[1])
@@ -102,45 +95,41 @@ def draw_occlusion(
     pool: OccluderPool | None = None,
     subject: str | None = None,
 ) -> Occlusion:
-    """Draw the random choices of one occlusion of `kind` (amount from the range unless given).
-
-    A crowd picks its other walker from `pool`, never one of `subject`'s sequences."""
-    check_kind(kind)
-    if kind == "none":
-        return Occlusion("none")
+    """Draw the random choices of one occlusion of `kind`: its amount from the kind's range unless
+    given, then the rest (`OcclusionKind.draw`). A crowd picks its other walker from `pool`, never one of
+    `subject`'s sequences."""
+    spec = get_kind(kind)
     rng = np.random.default_rng() if rng is None else rng
-    if kind in WILD_KINDS:
-        from mimicgait.data.occlusion.wild import DRAWS, draw_wild
-
-        if amount is None:
-            amount = float(rng.uniform(*wild_range))
-        return draw_wild(kind, float(amount), rng.random(DRAWS), pool, subject)
-    if amount is None:
-        amount = float(rng.uniform(*(pole_range if kind == "pole" else amount_range)))
-    if kind in ("patch", "pole"):
-        width = float(rng.uniform(*amount_range)) if kind == "patch" else 0.0
-        speed = float(rng.uniform(*SPEED_RANGE))
-        return Occlusion(kind, float(amount), width, speed, bool(rng.random() < 0.5))
-    return Occlusion(kind, float(amount), reverse=kind == "changing" and bool(rng.random() < 0.5))
+    ranges = Ranges(amount_range, pole_range, wild_range)
+    if amount is None and spec.amount_from is not None:
+        amount = float(rng.uniform(*ranges.of(spec.amount_from)))
+    return spec.draw(rng, 0.0 if amount is None else float(amount), ranges, pool=pool, subject=subject)
 
 
-# -- pixel arithmetic shared by both implementations ---------------------------------------------
-def _round_half_up(x: float) -> int:
-    return int(math.floor(x + 0.5))
+# -- pixel arithmetic shared by both implementations (one occlusion's floats or NumPy arrays [M]) ---
+def crop_rows(amount, height: int):
+    """Rows kept when the top or bottom `amount` is hidden: round-half-up of (1 - x) H, at least one."""
+    return _half_up((1.0 - amount) * height, 1, height)
 
 
-def _crop_rows(amount: float, height: int) -> int:
-    """Rows kept by a top/bottom occlusion: round-half-up of (1 - x) H, at least one."""
-    return min(max(_round_half_up((1.0 - amount) * height), 1), height)
+def span(fraction, size: int):
+    """Pixels covered by a band or patch of `fraction` of `size` (rounded half up)."""
+    return _half_up(fraction * size, 0, size)
 
 
-def _span(fraction: float, size: int) -> int:
-    """Pixels covered by a band or patch of `fraction` of `size`."""
-    return min(max(_round_half_up(fraction * size), 0), size)
+def speed_q(speed):
+    """A speed in px/frame as an integer multiple of 1 / SPEED_SCALE (rounded half to even)."""
+    if isinstance(speed, float):
+        return round(speed * SPEED_SCALE)
+    return np.round(speed * SPEED_SCALE).astype(np.int64)
 
 
-def _speed_q(speed: float) -> int:
-    return int(round(speed * SPEED_SCALE))
+def _half_up(x, low: int, high: int):
+    """floor(x + 0.5) clamped to [low, high]: an int for a float (plain arithmetic: the NumPy form of
+    one sequence runs per sequence), int64 for an array."""
+    if isinstance(x, float):
+        return min(max(math.floor(x + 0.5), low), high)
+    return np.clip(np.floor(x + 0.5), low, high).astype(np.int64)
 
 
 def resize_rows(crop: int, height: int) -> tuple[np.ndarray, np.ndarray]:

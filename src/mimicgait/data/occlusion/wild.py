@@ -1,6 +1,8 @@
 """Occlusions as the wild makes them (`crowd`, `object`, `cut`): hide, drop, re-align.
 
-For every sequence: the occluder (`crowd`, `object_shapes`, `cut`) is a set of disjoint rectangles
+Each wild kind is a registered `WildKind` in a module of its own (`crowd`, `object_shapes`, `cut`):
+it draws its choices from `DRAWS` uniforms and places its occluders (`WildKind.place`); this module
+does the rest for all of them. For every sequence: the occluder is a set of disjoint rectangles
 per frame whose size is set by a level in [0, 1]; the level is found by a grid and bisection
 (`search_levels`) so that the walker pixels hidden, over all valid
 frames, are the drawn `amount` of the walker's pixels (to within a row, a column or one step of
@@ -15,30 +17,28 @@ arrays (`occlude_wild`) or on torch tensors on their device (`occlude_wild_batch
 pixel for pixel. Counting is integral-image lookups (a cut's, running sums of the row and column
 profiles), and the pixel work covers only the columns the walker ever occupies.
 
-Size: about 390 lines because the level search, the drop rule and the re-alignment plan are shared
-by the NumPy and the torch form, and both forms must stay in step pixel for pixel.
+Size: about 400 lines because the level search, the drop rule and the re-alignment plan (and the
+base the wild kinds share) serve the NumPy and the torch form, which must stay in step pixel for
+pixel.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 
 from mimicgait.data.occlusion import rects as rk
-from mimicgait.data.occlusion.crowd import CROWD_SPEED, crowd_geometry
-from mimicgait.data.occlusion.cut import cut_geometry
-from mimicgait.data.occlusion.object_shapes import (
-    OBJECT_SPEED,
-    OBJECT_TOLERANCE,
-    SHAPE_NAMES,
-    object_geometry,
-)
-from mimicgait.data.occlusion.pool import OccluderPool, require_pool
+from mimicgait.data.occlusion.pool import OccluderPool
 from mimicgait.data.occlusion.realign import realign_maps, remap_np, remap_torch
-from mimicgait.data.occlusion.rules import CUT_SIDES, DROP_ABOVE, Occlusion
+from mimicgait.data.occlusion.registry import OcclusionKind, get_kind
+from mimicgait.data.occlusion.rules import DROP_ABOVE, Occlusion, Ranges
+
+if TYPE_CHECKING:
+    from mimicgait.data.occlusion.batch import BatchOcclusion
 
 #: The level search: a grid of SEARCH_GRID + 1 levels, then bisection steps (to 2**-13 in all).
 SEARCH_GRID = 8
@@ -48,30 +48,83 @@ SEARCH_STEPS = 10
 DRAWS = 5
 
 
-def draw_wild(kind: str, amount: float, u: np.ndarray, pool: OccluderPool | None,
-              subject: str | None) -> Occlusion:
-    """A wild occlusion of `kind` from `DRAWS` uniforms `u`; a crowd picks a walker of another subject."""
-    u = [float(x) for x in u]
-    offset = 0.25 + 0.5 * u[3]
-    if kind == "cut":
-        return Occlusion("cut", amount, variant=min(int(u[0] * len(CUT_SIDES)), len(CUT_SIDES) - 1))
-    if kind == "object":
-        speed = OBJECT_SPEED[0] + (OBJECT_SPEED[1] - OBJECT_SPEED[0]) * u[1]
-        variant = min(int(u[0] * len(SHAPE_NAMES)), len(SHAPE_NAMES) - 1)
-        return Occlusion("object", amount, speed=speed, reverse=u[2] < 0.5, variant=variant, offset=offset)
-    source = require_pool(pool).pick(u[0], subject)
-    speed = CROWD_SPEED[0] + (CROWD_SPEED[1] - CROWD_SPEED[0]) * u[1]
-    return Occlusion("crowd", amount, speed=speed, reverse=u[2] < 0.5, offset=offset, phase=u[4],
-                     source=source)
+class WildKind(OcclusionKind):
+    """A kind seen in the wild: its occluders hide an amount of the walker's pixels, frames the detector
+    loses are dropped and the rest re-aligned. Subclasses draw from uniforms (`draw_from`) and say where
+    their occluders stand (`geometry`, or the whole `place`)."""
+
+    wild = True
+    amount_from = "wild"
+    extra_draws = DRAWS
+    #: Its occluder is one band through the frame per frame, counted from row and column sums (a cut).
+    bands: ClassVar[bool] = False
+
+    def draw_from(self, amount: float, u: list[float], pool: OccluderPool | None,
+                  subject: str | None) -> Occlusion:
+        """An occlusion from `DRAWS` uniforms `u`, in order: variant or pool pick, speed, direction,
+        offset, phase (each kind reads those it needs)."""
+        raise NotImplementedError
+
+    def geometry(self, scene: WildScene):
+        """The occluders of every sequence of `scene` as a function of the levels (`rects(level, lo, hi)`)."""
+        raise NotImplementedError
+
+    def place(self, scene: WildScene) -> tuple[np.ndarray, np.ndarray, Any]:
+        """(level [N], variant int64 [N], geometry): the level that hides each sequence's amount."""
+        geometry = self.geometry(scene)
+        level = search_levels(scene.hidden_of(geometry, np.arange(scene.shape[0])), scene.amount, scene.total)
+        return level, scene.variant, geometry
+
+    def draw(self, rng: np.random.Generator, amount: float, ranges: Ranges, *, pool: OccluderPool | None,
+             subject: str | None) -> Occlusion:
+        return self.draw_from(amount, [float(x) for x in rng.random(DRAWS)], pool, subject)
+
+    def draw_batch(self, amount: torch.Tensor, u: torch.Tensor, extra: np.ndarray | None, ranges: Ranges, *,
+                   pool: OccluderPool | None, subjects: Sequence[str] | None) -> dict[str, Any]:
+        who = [None] * len(amount) if subjects is None else subjects
+        drawn = [self.draw_from(float(a), [float(x) for x in e], pool, subject)
+                 for a, e, subject in zip(amount.tolist(), extra, who, strict=True)]
+        return {name: [getattr(o, name) for o in drawn]
+                for name in ("speed", "reverse", "variant", "offset", "phase", "source")}
+
+    def occlude(self, frames: np.ndarray, occ: Occlusion, pool: OccluderPool | None = None) -> np.ndarray:
+        return occlude_wild(frames, occ, pool)
+
+    def occlude_batch(self, sils: torch.Tensor, occ: BatchOcclusion, lengths: np.ndarray,
+                      pool: OccluderPool | None) -> tuple[torch.Tensor, np.ndarray]:
+        part = _run(_TorchPixels(sils), np.asarray(lengths, np.int64), self, occ.to_list(), pool, DROP_ABOVE)
+        return part.frames, part.kept
 
 
-def describe(occ: Occlusion) -> str:
-    """A short human description of a wild draw's variant (for pictures and logs)."""
-    if occ.kind == "cut":
-        return f"misses {CUT_SIDES[occ.variant]}"
-    if occ.kind == "object":
-        return SHAPE_NAMES[occ.variant]
-    return f"walker #{occ.source}"
+def centred_at(u: list[float]) -> float:
+    """When a passing occluder is centred on the walker, a fraction of the sequence, from draw 3."""
+    return 0.25 + 0.5 * u[3]
+
+
+@dataclass(frozen=True)
+class WildScene:
+    """What a wild kind sees of a request of N sequences of S frames when it places its occluders.
+
+    `field`: the draws' fields (`Occlusion` names) as arrays [N]; `variant` int64 [N] (as drawn);
+    `amount` float64 [N]; `total` [N] walker pixels over valid frames; `rows_any` [N, S, H] bool and
+    `col_mass` [N, S, W] (walker pixels per row and column); `hidden_of(geometry, ids)` -> a function of
+    the levels [len(ids)] giving the walker pixels hidden [len(ids)].
+    """
+
+    shape: tuple[int, int, int, int]
+    lengths: np.ndarray
+    field: dict[str, np.ndarray]
+    variant: np.ndarray
+    amount: np.ndarray
+    total: np.ndarray
+    rows_any: np.ndarray
+    col_mass: np.ndarray
+    hidden_of: Callable[[Any, np.ndarray], Callable[[np.ndarray], np.ndarray]]
+    pool: OccluderPool | None
+
+    def boxes(self) -> np.ndarray:
+        """int64 [N, S, 4] (y0, y1, x0, x1): the walker's inclusive box in each frame; junk where empty."""
+        return _boxes(self.rows_any, self.col_mass > 0)
 
 
 @dataclass(frozen=True)
@@ -225,7 +278,7 @@ def search_levels(count, amount: np.ndarray, total: np.ndarray, steps: int = SEA
     return np.where(np.abs(at_hi - goal) < np.abs(at_lo - goal), hi, lo)
 
 
-def _run(px: _NumpyPixels, lengths: np.ndarray, kind: str, occs: list[Occlusion],
+def _run(px: _NumpyPixels, lengths: np.ndarray, kind: WildKind, occs: list[Occlusion],
          pool: OccluderPool | None, drop_above: float) -> WildResult:
     """One kind over a request of N sequences `[N, S, H, W]` (see the module docstring)."""
     n, s, h, w = px.frames.shape
@@ -243,7 +296,7 @@ def _run(px: _NumpyPixels, lengths: np.ndarray, kind: str, occs: list[Occlusion]
              ("amount", "speed", "reverse", "variant", "offset", "phase", "source")}
     amount = field["amount"].astype(np.float64)
     variant = field["variant"].astype(np.int64)
-    if kind == "cut":  # one band per frame: running sums of the row and column profiles suffice
+    if kind.bands:  # one band per frame: running sums of the row and column profiles suffice
         row_prefix = np.zeros((n * s, h + 1), np.int64)
         col_prefix = np.zeros((n * s, w + 1), np.int64)
         np.cumsum(row_mass.reshape(n * s, h), axis=1, out=row_prefix[:, 1:])
@@ -272,19 +325,9 @@ def _run(px: _NumpyPixels, lengths: np.ndarray, kind: str, occs: list[Occlusion]
             return count(geometry.rects(full, lo, hi)).reshape(n, s).sum(1)[ids]
         return hidden
 
-    every = np.arange(n)
-    if kind == "cut":
-        geometry = cut_geometry(_boxes(rows_any, col_mass > 0), rows_any.any(2), variant, s, h, w)
-        level = search_levels(hidden_of(geometry, every), amount, total)
-    elif kind == "object":
-        level, variant, geometry = _object_levels(field, variant, lengths, (n, s, h, w), hidden_of,
-                                                  amount, total)
-    else:
-        pool = require_pool(pool)
-        others = [pool.frames(int(i)) for i in field["source"]]
-        geometry = crowd_geometry(others, field["phase"], field["speed"], field["reverse"], field["offset"],
-                                  lengths, s, h, w)
-        level = search_levels(hidden_of(geometry, every), amount, total)
+    scene = WildScene((n, s, h, w), lengths, field, variant, amount, total, rows_any, col_mass, hidden_of,
+                      pool)
+    level, variant, geometry = kind.place(scene)
     rects = geometry.rects(level, lo, hi)
     hidden = count(rects).reshape(n, s)  # [N, S]
     cover = paint(rects)  # [N*S, H, W]
@@ -309,40 +352,10 @@ def _run(px: _NumpyPixels, lengths: np.ndarray, kind: str, occs: list[Occlusion]
     return WildResult(out, kept.astype(np.int64), keep, cover, fraction, variant)
 
 
-def _object_levels(field: dict, drawn: np.ndarray, lengths: np.ndarray, shape: tuple[int, int, int, int],
-                   hidden_of, amount: np.ndarray, total: np.ndarray):
-    """Levels, shapes and geometry of the objects: the drawn shape, or the next in `SHAPES` order
-    that hides the amount to within `OBJECT_TOLERANCE` (else the closest tried)."""
-    n, s, h, w = shape
-    goal = amount * total
-
-    def build(shapes: np.ndarray, ids: np.ndarray | None = None):
-        return object_geometry(shapes, field["speed"], field["reverse"], field["offset"], lengths, s, h, w,
-                               ids)
-
-    variant, level = drawn.copy(), np.zeros(n)
-    miss = np.full(n, np.inf)
-    todo = np.arange(n)
-    for attempt in range(len(SHAPE_NAMES)):
-        shapes = (drawn + attempt) % len(SHAPE_NAMES)
-        geometry = build(shapes, todo)
-        found = search_levels(hidden_of(geometry, todo), amount[todo], total[todo])
-        full = np.zeros(n)
-        full[todo] = found
-        off = np.abs(hidden_of(geometry, todo)(found) - goal[todo])  # [len(todo)]
-        better = off < miss[todo]
-        chosen = todo[better]
-        variant[chosen], level[chosen], miss[chosen] = shapes[chosen], found[better], off[better]
-        todo = todo[miss[todo] > OBJECT_TOLERANCE * total[todo]]
-        if not len(todo):
-            break
-    return level, variant, build(variant)
-
-
 def occlude_wild_many(frames: np.ndarray, occs: list[Occlusion], lengths: np.ndarray,
                       pool: OccluderPool | None = None, drop_above: float = DROP_ABOVE) -> WildResult:
     """NumPy: wild occlusions `occs` (all one kind) of sequences `[N, S, H, W]` with `lengths` [N]."""
-    return _run(_NumpyPixels(np.asarray(frames)), np.asarray(lengths, np.int64), occs[0].kind, occs,
+    return _run(_NumpyPixels(np.asarray(frames)), np.asarray(lengths, np.int64), get_kind(occs[0].kind), occs,
                 pool, drop_above)
 
 
@@ -360,7 +373,7 @@ def occlude_wild_batch(sils: torch.Tensor, occs: list[Occlusion], lengths: np.nd
     lengths = np.asarray(lengths, np.int64)
     n = sils.shape[0]
     if len({o.kind for o in occs}) == 1:
-        return _run(_TorchPixels(sils), lengths, occs[0].kind, occs, pool, drop_above)
+        return _run(_TorchPixels(sils), lengths, get_kind(occs[0].kind), occs, pool, drop_above)
     out = torch.zeros_like(sils)
     cover = torch.zeros(sils.shape, dtype=torch.bool, device=sils.device)
     kept = np.zeros(n, np.int64)
@@ -370,7 +383,7 @@ def occlude_wild_batch(sils: torch.Tensor, occs: list[Occlusion], lengths: np.nd
     for kind in sorted({o.kind for o in occs}):
         idx = np.array([i for i, o in enumerate(occs) if o.kind == kind], dtype=np.int64)
         index = torch.from_numpy(idx).to(sils.device)
-        part = _run(_TorchPixels(sils.index_select(0, index)), lengths[idx], kind,
+        part = _run(_TorchPixels(sils.index_select(0, index)), lengths[idx], get_kind(kind),
                     [occs[i] for i in idx], pool, drop_above)
         out[index], cover[index] = part.frames, part.cover.bool()
         kept[idx], keep[idx], fraction[idx] = part.kept, part.keep, part.hidden_fraction
