@@ -25,6 +25,7 @@ from typing import NoReturn
 import mimicgait.commands as commands
 from mimicgait.engine.host_memory import reuse_freed_memory
 from mimicgait.errors import ENVIRONMENT_ERRNOS, UserError, path_error
+from mimicgait.onednn import limit_onednn_cache
 from mimicgait.version import __version__
 
 #: Exit status of a command stopped by Ctrl-C (128 + SIGINT), what shells report for it.
@@ -89,6 +90,7 @@ def _run(argv: list[str] | None) -> int:
         return 2
     try:
         reuse_freed_memory()  # freed tensors' memory is reused, not faulted in again each step
+        limit_onednn_cache()  # evaluation's many batch shapes would each keep a primitive
         return int(args.func(args) or 0)
     except UserError as err:
         # The project's own error type: a user's mistake, said in one line with its fix.

@@ -115,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
     from mimicgait.deploy.inputs import embed_set
     from mimicgait.deploy.search import ExactIndex, FaissIndex, flatten_for_l2
     from mimicgait.errors import UserError
+    from mimicgait.eval.metrics import ProbeStats, cmc
     from mimicgait.io import check_not_an_input, check_output_file, os_errors, write_atomic
 
     if args.top_k < 1:
@@ -149,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
         index.add(flat)
         matches = index.search(feats, identity, lambda rows: embeddings[rows], args.top_k)
 
-    results, correct, unknown = [], np.zeros(args.top_k), 0
+    results, first_hit, unknown = [], np.full(len(probes), -1, np.int64), 0
     for i, key in enumerate(probes.keys):
         ranked = [{"identity": names[j], "distance": float(d), "condition": info[s]["condition"],
                    "view": info[s]["view"]}
@@ -161,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         unknown += decision == "unknown"
         hit = [r["identity"] == key[0] for r in ranked]
         if any(hit):
-            correct[hit.index(True):] += 1
+            first_hit[i] = hit.index(True)  # the rank of the probe's identity among the listed ones
         results.append({"probe": probes.sources[i], "subject": key[0], "condition": key[1], "view": key[2],
                         "occlusion": kinds[i], "decision": decision, "matches": ranked})
         shown = ", ".join(f"{r['identity']} {r['distance']:.3f}" for r in ranked)
@@ -176,7 +177,8 @@ def run(args: argparse.Namespace) -> int:
         "probes": n, "gallery_identities": len(names), "gallery_sequences": int(len(identity)),
         "threshold": threshold, "unknown": unknown, "occlusion": args.occlusion, "seed": args.seed,
         "index": args.index, "metric": metric, "fingerprint": recognizer.fingerprint,
-        **{f"rank{k + 1}": float(100.0 * correct[k] / n) for k in range(args.top_k)},
+        **{f"rank{k}": value for k, value in enumerate(cmc(ProbeStats.from_first_hits(first_hit), args.top_k),
+                                                         start=1)},
         "in_gallery": int(sum(1 for r in results if r["subject"] in set(names))),
     }
     print(json.dumps(summary))

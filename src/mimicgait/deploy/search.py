@@ -2,11 +2,11 @@
 
 Both rank with the metric `mimicgait eval` uses (`eval.distances`: part-wise Euclidean averaged over
 parts, or part-wise cosine), so `identify` and `eval --protocol rank` agree. `ExactIndex` lays the
-gallery out once as [P, n, C] with its squared norms and computes distances in probe chunks of
-bounded size. `FaissIndex` shortlists candidates with an inverted-file product-quantised index on
-the flattened (per-part normalised, for cosine) embeddings, whose L2 distance orders sequences much
-like the part-wise metric, then re-ranks the shortlist exactly; its recall against exact search is
-measured by `benchmarks/identify_speed.py`.
+gallery out once (`eval.distances.PartGallery`, the evaluation's own distance code) and ranks
+probes in blocks of bounded size. `FaissIndex` shortlists candidates with an inverted-file
+product-quantised index on the flattened (per-part normalised, for cosine) embeddings, whose L2
+distance orders sequences much like the part-wise metric, then re-ranks the shortlist exactly; its
+recall against exact search is measured by `benchmarks/identify_speed.py`.
 
 An identity's distance to a probe is its closest sequence's distance (nearest-neighbour rule of
 the evaluation's Rank-k).
@@ -21,8 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mimicgait.eval.distances import METRICS, _block, _prepare
-from mimicgait.eval.metrics import chunk_rows
+from mimicgait.eval.distances import METRICS, PartGallery
 
 
 @dataclass
@@ -64,38 +63,28 @@ class ExactIndex:
         (`Gallery.load(part_major=True)`), which is used as it is: no second copy in memory."""
         if metric not in METRICS:
             raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
-        self.metric = metric
         if part_major is None:
             assert embeddings is not None
-            part_major = _prepare(embeddings, metric)
-        elif metric == "cos":
-            part_major = torch.nn.functional.normalize(part_major, p=2, dim=2)
-        self.gallery = part_major  # [P, n, C]
-        self.parts, self.n, self.channels = part_major.shape
-        self.g_sq = None
-        if metric == "euc":  # squared norms [P, 1, n], in row chunks: no gallery-sized temporary
-            self.g_sq = torch.empty(self.parts, 1, self.n)
-            for i in range(0, self.n, 16384):
-                block = self.gallery[:, i : i + 16384]
-                self.g_sq[:, 0, i : i + 16384] = (block * block).sum(2)
+            self.gallery = PartGallery.from_embeddings(embeddings, metric)
+        else:
+            if metric == "cos":
+                part_major = torch.nn.functional.normalize(part_major, p=2, dim=2)
+            self.gallery = PartGallery(part_major, metric)
+        self.metric, self.n = metric, self.gallery.size
         self.identities = torch.as_tensor(identities, dtype=torch.long)
         self.n_identities = int(self.identities.max()) + 1 if self.n else 0
 
     def distances(self, probes: Tensor) -> Tensor:
         """Distances [q, n] of probes [q, C, P] to every gallery sequence."""
-        pp = _prepare(probes, self.metric)  # [P, q, C]
         out = torch.empty(probes.shape[0], self.n)
-        step = chunk_rows(probes.shape[0], self.n, per_row=self.parts)
-        for i in range(0, probes.shape[0], step):
-            out[i : i + step] = _block(pp[:, i : i + step], self.gallery, self.g_sq, self.metric)
+        for rows, block in self.gallery.iter_distances(probes):
+            out[rows] = block
         return out
 
     def search(self, probes: Tensor, k: int = 5) -> Matches:
-        """The k nearest identities of each probe [q, C, P]."""
-        step = chunk_rows(probes.shape[0], self.n, per_row=self.parts)
-        parts = [best_per_identity(self.distances(probes[i : i + step]), self.identities,
-                                   self.n_identities, k)
-                 for i in range(0, probes.shape[0], step)]
+        """The k nearest identities of each probe [q, C, P], ranked block by block."""
+        parts = [best_per_identity(block, self.identities, self.n_identities, k)
+                 for _, block in self.gallery.iter_distances(probes)]
         return Matches(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("identity", "distance",
                                                                                    "sequence")))
 

@@ -44,18 +44,74 @@ def _block(pp: torch.Tensor, gp: torch.Tensor, g_sq: torch.Tensor | None, metric
     return sq.sqrt_().mean(0)
 
 
+class PartGallery:
+    """A gallery laid out once for part-wise distances, probes compared to it in bounded blocks.
+
+    The one distance computation of evaluation (`probe_stats`, verification) and of `identify`
+    (`deploy.search.ExactIndex`): gallery [p, m, c] (per-part normalised for cos) and, for euc,
+    its squared norms [p, 1, m]. Probes are laid out block by block, so no probe-sized copy is made.
+    """
+
+    def __init__(self, part_major: torch.Tensor, metric: str = "euc") -> None:
+        """`part_major`: the gallery [p, m, c], float32 on the CPU, as `_prepare` lays it out
+        (normalised per part for cos); used as it is, not copied."""
+        if metric not in METRICS:
+            raise UserError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+        self.metric = metric
+        self.gallery = part_major  # [p, m, c]
+        self.parts, self.size, self.channels = part_major.shape
+        self.g_sq = None
+        if metric == "euc":  # squared norms [p, 1, m], in row chunks: no gallery-sized temporary
+            self.g_sq = torch.empty(self.parts, 1, self.size)
+            for i in range(0, self.size, 16384):
+                block = part_major[:, i : i + 16384]
+                self.g_sq[:, 0, i : i + 16384] = (block * block).sum(2)
+
+    @classmethod
+    def from_embeddings(cls, gallery: torch.Tensor, metric: str = "euc") -> PartGallery:
+        """From gallery embeddings [m, c, p]."""
+        if metric not in METRICS:
+            raise UserError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+        return cls(_prepare(gallery, metric), metric)
+
+    def check(self, probe: torch.Tensor) -> None:
+        if probe.ndim != 3 or probe.shape[1:] != (self.channels, self.parts):
+            raise ValueError(
+                "embeddings must be [n, c, p] with equal c, p; "
+                f"got {tuple(probe.shape)} and gallery [{self.size}, {self.channels}, {self.parts}]"
+            )
+
+    def rows_per_block(self, n: int) -> int:
+        """Probe rows per block, so that one block's [p, rows, m] products stay bounded."""
+        return chunk_rows(n, self.size, per_row=self.parts)
+
+    def distances(self, probe: torch.Tensor) -> torch.Tensor:
+        """Distances [b, m] of one probe block [b, c, p] (callers bound b with `rows_per_block`)."""
+        return _block(_prepare(probe, self.metric), self.gallery, self.g_sq, self.metric)
+
+    def stats(self, probe: torch.Tensor, probe_labels: torch.Tensor,
+              gallery_labels: torch.Tensor) -> ProbeStats:
+        """Per-probe retrieval statistics of probes [n, c, p], each distance block ranked as it comes."""
+        probe_labels, gallery_labels = probe_labels.long(), gallery_labels.long()
+        return ProbeStats.concat(stats_from_distances(block, probe_labels[rows], gallery_labels)
+                                 for rows, block in self.iter_distances(probe))
+
+    def iter_distances(self, probe: torch.Tensor) -> Iterator[tuple[slice, torch.Tensor]]:
+        """Yield (row slice, distances [rows, m]) over the probes [n, c, p] in bounded blocks."""
+        self.check(probe)
+        n = probe.shape[0]
+        step = self.rows_per_block(n)
+        for i in range(0, n, step):
+            rows = slice(i, min(n, i + step))
+            yield rows, self.distances(probe[rows])
+
+
 def iter_distances(
     probe: torch.Tensor, gallery: torch.Tensor, metric: str = "euc"
 ) -> Iterator[tuple[slice, torch.Tensor]]:
     """Yield (row slice, distances [rows, m]) over probe chunks sized to bound memory."""
     _check(probe, gallery, metric)
-    pp, gp = _prepare(probe, metric), _prepare(gallery, metric)  # [p, n, c], [p, m, c]
-    g_sq = (gp * gp).sum(2).unsqueeze(1) if metric == "euc" else None  # [p, 1, m]
-    n, m, parts = probe.shape[0], gallery.shape[0], probe.shape[2]
-    step = chunk_rows(n, m, per_row=parts)
-    for i in range(0, n, step):
-        rows = slice(i, min(n, i + step))
-        yield rows, _block(pp[:, rows], gp, g_sq, metric)
+    yield from PartGallery.from_embeddings(gallery, metric).iter_distances(probe)
 
 
 def pairwise_distances(probe: torch.Tensor, gallery: torch.Tensor, metric: str = "euc") -> torch.Tensor:
@@ -74,7 +130,5 @@ def probe_stats(
     metric: str = "euc",
 ) -> ProbeStats:
     """Per-probe retrieval statistics, streaming distance chunks straight into the ranking."""
-    probe_labels, gallery_labels = probe_labels.long(), gallery_labels.long()
-    parts = [stats_from_distances(block, probe_labels[rows], gallery_labels)
-             for rows, block in iter_distances(probe, gallery, metric)]
-    return ProbeStats.concat(parts)
+    _check(probe, gallery, metric)
+    return PartGallery.from_embeddings(gallery, metric).stats(probe, probe_labels, gallery_labels)

@@ -4,6 +4,9 @@ Evaluation uses every frame of every sequence. Sequences are sorted by length an
 of at most `batch_size` sequences (and, optionally, at most `max_frames` padded frames), so padding
 stays small; each batch is zero-padded to its longest member and the true lengths are passed to the
 model, which must ignore the padding (the encoder contract: `(sils, lengths) -> [N, C, P]`).
+
+Memory: nearly every batch has a shape of its own, which oneDNN's primitive cache would keep
+(`mimicgait.onednn.limit_onednn_cache`, which the `mimicgait` command calls).
 """
 
 from __future__ import annotations

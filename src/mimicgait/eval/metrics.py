@@ -44,6 +44,12 @@ class ProbeStats:
         return ProbeStats(self.first_hit[mask], self.ap[mask], self.inp[mask])
 
     @staticmethod
+    def from_first_hits(first_hit: np.ndarray) -> ProbeStats:
+        """Statistics that know only each probe's first true match (a top-k list: -1 when not in it)."""
+        first_hit = np.asarray(first_hit, dtype=np.int64)
+        return ProbeStats(first_hit, np.full(len(first_hit), np.nan), np.full(len(first_hit), np.nan))
+
+    @staticmethod
     def concat(parts: Iterable[ProbeStats]) -> ProbeStats:
         parts = list(parts)
         if not parts:

@@ -166,29 +166,23 @@ def evaluate_jobs(
     planned: PipelinePlan, data_dir: str | Path, run_dir: Path, progress: bool = True, source: Any = None
 ) -> dict[str, dict[str, Any]]:
     """Write every report of `evaluations` to RUN_DIR/reports (reusing up-to-date ones); returns them.
-    `source`: the dataset, when the caller has opened it already."""
+    `source`: the dataset, when the caller has opened it already.
+
+    Model by model: each model (job, inference mode) is loaded once, its reports are evaluated
+    holistic first and then occlusion draw by draw, so each pass over the data is embedded once
+    (`eval.passes.ModelPasses`), and the model and its embeddings are let go before the next one."""
     from mimicgait.data.sources import open_dataset
     from mimicgait.data.store import SequenceStore
-    from mimicgait.deploy.recognizer import resolve_device
-    from mimicgait.engine.precision import autocast_embed
-    from mimicgait.eval.evaluate import EmbeddingCache, check_input_size, evaluate
-    from mimicgait.eval.protocols import build_protocol
-    from mimicgait.eval.report import combine_seeds, with_provenance, write_report
-    from mimicgait.models.checkpoint import load_for_inference, resolve_checkpoint
+    from mimicgait.models.checkpoint import resolve_checkpoint
 
     config = planned.resolved
-    ev = config["pipeline"]["eval"]
-    device = resolve_device(ev["device"] or config["train"]["device"])
     if source is None:
         source = open_dataset(data_dir, partition=config["data"]["partition"])
     subjects = eval_subjects(config, source)
-    store = None
-    protocol = build_protocol(config["val"]["protocol"])
     reports: dict[str, dict[str, Any]] = {}
-    # per model (job, inference mode): loaded once, and its embedding passes shared by its reports
-    models: dict[tuple[str, str | None], tuple[Any, dict[str, Any]]] = {}
-    caches: dict[tuple[str, str | None], EmbeddingCache] = {}
-    for item in evaluations(config, run_dir, planned):
+    todo: dict[tuple[str, str | None], list[tuple[Evaluation, Path, dict[str, Any], Path]]] = {}
+    items = evaluations(config, run_dir, planned)
+    for item in items:
         checkpoint = resolve_checkpoint(run_dir / item.job, f"pipeline job {item.job}")
         settings = _settings(config, item, subjects)
         path = run_dir / "reports" / f"{item.name}.json"
@@ -196,31 +190,63 @@ def evaluate_jobs(
         if report is not None:
             log.info("report %s is up to date", path)
             reports[item.name] = report
-            continue
-        if store is None:
-            store = SequenceStore.from_dataset(source, subjects=subjects, packed=True, min_frames=1)
-            log.info("evaluating on %s", store)
-        key = (item.job, item.inference)
-        if key not in models:
-            models[key] = load_for_inference(checkpoint, inference=item.inference, device=device)
-        model, meta = models[key]
-        check_input_size(meta.get("input_size"), store.frame_size, str(checkpoint))
-        log.info("evaluating %s (%s)", item.name, item.label)
-        report = combine_seeds([
-            evaluate(
-                autocast_embed(model.embed, settings["amp"], device), store, protocol,
-                occlusion=settings["occlusion"], gallery_occlusion=item.gallery,
-                seed=seed, metric=settings["metric"], batch_size=int(ev["batch_size"]),
-                max_frames=settings["max_frames"], progress=progress,
-                cache=caches.setdefault(key, {}),
-            )
-            for seed in _seeds(config, item)
-        ])
+        else:
+            todo.setdefault((item.job, item.inference), []).append((item, checkpoint, settings, path))
+    if todo:
+        store = SequenceStore.from_dataset(source, subjects=subjects, packed=True, min_frames=1)
+        log.info("evaluating on %s", store)
+        for jobs in todo.values():
+            reports.update(_evaluate_model(config, jobs, store, str(data_dir), progress))
+    return {item.name: reports[item.name] for item in items}
+
+
+def _draw(settings: Mapping[str, Any], seed: int) -> Any:
+    """What a report's probes are embedded under: None for holistic input, else (kinds, seed)."""
+    from mimicgait.eval.evaluate import parse_kinds
+
+    kinds = parse_kinds(settings["occlusion"])
+    return (kinds, seed) if kinds else None
+
+
+def _evaluate_model(config: Mapping[str, Any], jobs: list[tuple[Evaluation, Path, dict[str, Any], Path]],
+                    store: Any, data_dir: str, progress: bool) -> dict[str, dict[str, Any]]:
+    """Write the reports of one model (all `jobs` share its job and inference mode); returns them."""
+    from mimicgait.deploy.recognizer import resolve_device
+    from mimicgait.engine.precision import autocast_embed
+    from mimicgait.eval.evaluate import check_input_size, evaluate_passes
+    from mimicgait.eval.passes import ModelPasses
+    from mimicgait.eval.protocols import build_protocol
+    from mimicgait.eval.report import combine_seeds, with_provenance, write_report
+    from mimicgait.models.checkpoint import load_for_inference
+
+    ev = config["pipeline"]["eval"]
+    device = resolve_device(ev["device"] or config["train"]["device"])
+    protocol = build_protocol(config["val"]["protocol"])
+    first, checkpoint, settings, _ = jobs[0]
+    model, meta = load_for_inference(checkpoint, inference=first.inference, device=device)
+    check_input_size(meta.get("input_size"), store.frame_size, str(checkpoint))
+    passes = ModelPasses(autocast_embed(model.embed, settings["amp"], device), store,
+                         int(ev["batch_size"]), settings["max_frames"], progress)
+    runs = [(n, seed) for n, (item, _, _, _) in enumerate(jobs) for seed in _seeds(config, item)]
+    order: dict[Any, int] = {None: -1}  # holistic passes first, then each draw in turn
+    for n, seed in runs:
+        order.setdefault(_draw(jobs[n][2], seed), len(order))
+    runs.sort(key=lambda run: order[_draw(jobs[run[0]][2], run[1])])
+    per_seed: dict[int, dict[int, dict[str, Any]]] = {n: {} for n in range(len(jobs))}
+    for n, seed in runs:
+        item, _, settings, _ = jobs[n]
+        if not per_seed[n]:
+            log.info("evaluating %s (%s)", item.name, item.label)
+        per_seed[n][seed] = evaluate_passes(passes, protocol, settings["occlusion"], item.gallery, seed,
+                                            settings["metric"])
+    out = {}
+    for n, (item, checkpoint, settings, path) in enumerate(jobs):
+        report = combine_seeds([per_seed[n][seed] for seed in _seeds(config, item)])
         report = {
-            **with_provenance(report, label=item.label, checkpoint=str(checkpoint), data=str(data_dir),
+            **with_provenance(report, label=item.label, checkpoint=str(checkpoint), data=data_dir,
                               subjects=store.subjects.tolist(), meta=meta, frame_size=store.frame_size),
             "pipeline": {"name": item.name, "job": item.job, "settings": settings},
         }
         write_report(report, path)
-        reports[item.name] = report
-    return reports
+        out[item.name] = report
+    return out
