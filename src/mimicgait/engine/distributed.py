@@ -8,6 +8,7 @@ module is wrapped in DDP (for mimic: student + mixer; the frozen teacher and VEN
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -127,5 +128,10 @@ def barrier(info: DistInfo) -> None:
 
 
 def cleanup(info: DistInfo) -> None:
+    """Leave the process group. Garbage (a finished trainer's DDP module in a reference cycle, with
+    its reducer and the gloo work it holds) is collected first, while the interpreter is whole: freed
+    at interpreter shutdown instead, gloo's threads can outlive it and abort the process (SIGABRT,
+    "terminate called without an active exception"), as a 2-process test did now and then."""
     if info.enabled and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
