@@ -52,7 +52,7 @@ def test_budget_rule_shares_the_time_left_by_stage_weight(monkeypatch, tmp_path)
     from mimicgait.engine.config import load_config
     from mimicgait.pipeline import Job
 
-    monkeypatch.setattr(demo, "seconds_per_step", lambda stage, config, data_dir: 0.5)
+    monkeypatch.setattr(demo, "seconds_per_step", lambda stage, config, data_dir, cache=None: 0.5)
     monkeypatch.setattr(demo.time, "perf_counter", lambda: 1000.0)
     jobs = [("teacher", "teacher"), ("ven", "ven"), ("baseline", "baseline"), ("mimic", "mimic")]
     sizer = demo.BudgetSizer(tmp_path, deadline=1000.0 + 1000.0, jobs=jobs, min_iterations=5)

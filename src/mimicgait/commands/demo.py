@@ -24,10 +24,13 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mimicgait.commands._options import add_overrides
 from mimicgait.errors import UserError
+
+if TYPE_CHECKING:
+    from mimicgait.engine.data import TrainingDataCache
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +115,11 @@ def draw_occlusions(data: Path, path: Path, seed: int) -> Path:
 
 # -- sizing the stages to the budget ---------------------------------------------------------------
 def seconds_per_step(
-    stage: str, config: dict[str, Any], data_dir: str | Path, steps: int = TIMED_STEPS
+    stage: str, config: dict[str, Any], data_dir: str | Path, steps: int = TIMED_STEPS,
+    cache: TrainingDataCache | None = None,
 ) -> float:
-    """Seconds one training step of `stage` takes, timed over `steps` steps after a warm-up step."""
+    """Seconds one training step of `stage` takes, timed over `steps` steps after a warm-up step
+    (`cache`: the data directory opened once for every job sized)."""
 
     from mimicgait.deploy.recognizer import resolve_device
     from mimicgait.engine.data import training_batches
@@ -122,7 +127,7 @@ def seconds_per_step(
     from mimicgait.engine.trainer import Trainer
 
     device = resolve_device(str(config["train"]["device"]))
-    data = training_data(config, data_dir)
+    data = training_data(config, data_dir, cache)
     settings = trainer_settings(config)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(build_stage(stage, config, data, device), settings, tmp)
@@ -144,6 +149,9 @@ class BudgetSizer:
         self.pending = list(jobs)
         self.train_subjects = train_subjects
         self.sized: dict[str, dict[str, float]] = {}
+        from mimicgait.engine.data import TrainingDataCache
+
+        self.data = TrainingDataCache(data_dir)  # opened once for all the jobs it times
 
     def __call__(self, job, config: dict[str, Any]) -> dict[str, Any]:
         from mimicgait.engine.config import merge
@@ -155,7 +163,7 @@ class BudgetSizer:
         weights = {name: WEIGHTS.get(stage, 0.25) for name, stage in self.pending}
         share = max(0.0, self.deadline - time.perf_counter()) * weights[job.name] / sum(weights.values())
         self.pending = [(n, s) for n, s in self.pending if n != job.name]
-        step = seconds_per_step(job.stage, config, self.data_dir)
+        step = seconds_per_step(job.stage, config, self.data_dir, cache=self.data)
         iterations = int(min(MAX_ITERATIONS, max(self.min_iterations, share / step)))
         if job.stage in SAME_AS_TEACHER and "teacher" in self.sized:
             # The paper's Baseline-2 is the teacher's recipe on occluded data: the same number of steps

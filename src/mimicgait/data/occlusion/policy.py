@@ -53,11 +53,8 @@ class OcclusionPolicy:
                 f"occlusion probabilities sum to {total:.6g} > 1 ({dict(probabilities)}); "
                 "lower them so that the rest (at most 1) goes to 'none'"
             )
-        for name, (lo, hi) in (("amount_range", amount_range), ("pole_range", pole_range)):
-            if not 0.0 <= lo <= hi < 1.0:
-                raise UserError(f"{name} must satisfy 0 <= low <= high < 1, got {(lo, hi)}")
-        self.amount_range = (float(amount_range[0]), float(amount_range[1]))
-        self.pole_range = (float(pole_range[0]), float(pole_range[1]))
+        self.amount_range = check_range("amount_range", amount_range)
+        self.pole_range = check_range("pole_range", pole_range)
         self.wild_range = check_range("wild_range", wild_range)
         kinds = [k for k, p in probabilities.items() if k != "none" and p > 0]
         self.classes: tuple[str, ...] = ("none", *kinds)
