@@ -25,6 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from mimicgait.data.partition import parse_subjects
+from mimicgait.errors import UserError
+
 ROOT = Path(__file__).resolve().parents[1]
 #: The tiny config, grown to the CPU recipe's embedding ([C, P] = [128, 16]); a few training steps.
 TRAIN_SETTINGS = [
@@ -36,15 +39,7 @@ TRAIN_SETTINGS = [
 ]
 GALLERY_TYPES = "nm-01,nm-02,nm-03,nm-04"
 PROBE_TYPES = "nm-05,nm-06,bg,cl"
-
-
-def first_subjects(spec: str, n: int = 2) -> str:
-    """The first `n` ids of a subject list such as '051-074' or '001,005' (the forms `--subjects` takes)."""
-    ids: list[str] = []
-    for part in spec.split(","):
-        low, _, high = part.strip().partition("-")
-        ids += [str(i).zfill(len(low)) for i in range(int(low), int(high or low) + 1)]
-    return ",".join(ids[:n])
+MEASUREMENTS = ("eval", "identify", "pipeline")
 
 
 def run_measured(argv: list[str], env: dict[str, str], log: Path) -> dict[str, float]:
@@ -75,11 +70,17 @@ def main(argv: list[str] | None = None) -> int:
                    "training there is reused")
     p.add_argument("--repo", type=Path, default=ROOT,
                    help="checkout whose code is measured (default: this one); models are trained with it too")
-    p.add_argument("--only", default="eval,identify,pipeline", help="which measurements (comma list)")
+    p.add_argument("--only", default=",".join(MEASUREMENTS), help="which measurements (comma list)")
     p.add_argument("--smoke", action="store_true", help="seconds: 3 evaluated subjects, 4 trained on")
     args = p.parse_args(argv)
     if args.smoke:
         args.subjects, args.train_subjects = "001-003", "004-007"
+    only = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = [n for n in only if n not in MEASUREMENTS]
+    if unknown or not only:  # checked before anything is trained
+        raise UserError(f"--only {args.only}: choose from {', '.join(MEASUREMENTS)}")
+    parse_subjects(args.subjects)
+    first_trained = ",".join(parse_subjects(args.train_subjects, "--train-subjects")[:2])
     work = args.work or Path(tempfile.mkdtemp(prefix="eval_memory-"))
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(args.repo.resolve() / "src"),
@@ -94,10 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     prepare: dict[str, float] = {}
     if not (run_dir / "summary.md").is_file():  # train once; the first evaluation is on two subjects only
         prepare["train"] = run_measured(
-            [*pipeline, "--set", f"pipeline.eval.subjects={first_subjects(args.train_subjects)!r}"], env,
+            [*pipeline, "--set", f"pipeline.eval.subjects={first_trained!r}"], env,
             work / "train.log")["wall_s"]
     gallery = work / "gallery.db"
-    if "identify" in args.only and not gallery.is_file():
+    if "identify" in only and not gallery.is_file():
         prepare["enroll"] = run_measured(
             [*cli, "gallery", "enroll", "--gallery", str(gallery), "--model", teacher, "--data", args.data,
              "--subjects", args.subjects, "--types", GALLERY_TYPES, "--no-progress"], env,
@@ -115,9 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         "pipeline": [*pipeline, "--set", f"pipeline.eval.subjects={args.subjects!r}"],
     }
     results = {}
-    for name in [n.strip() for n in args.only.split(",") if n.strip()]:
-        if name not in commands:
-            raise SystemExit(f"--only: unknown measurement {name!r}; choose from {', '.join(commands)}")
+    for name in only:
         if name == "pipeline":
             for report in (run_dir / "reports").glob("*.json"):
                 report.unlink()  # every report evaluated again, none reused
@@ -141,4 +140,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except UserError as err:  # a mistake in the arguments: one line, before any work
+        print(f"eval_memory: error: {' '.join(str(err).split())}", file=sys.stderr)
+        sys.exit(2)

@@ -144,14 +144,17 @@ class BudgetSizer:
     """The pipeline's `before_job` hook: sets each job's iterations from the time left and its step time."""
 
     def __init__(self, data_dir: Path, deadline: float, jobs: Sequence[tuple[str, str]],
-                 min_iterations: int = 20, train_subjects: int | None = None) -> None:
+                 min_iterations: int = 20, train_subjects: int | None = None,
+                 data: TrainingDataCache | None = None) -> None:
+        """`data`: `data_dir` opened once, shared with the pipeline that trains the jobs (else opened
+        here on the first job timed)."""
+        from mimicgait.engine.data import TrainingDataCache
+
         self.data_dir, self.deadline, self.min_iterations = data_dir, deadline, min_iterations
+        self.data = data if data is not None else TrainingDataCache(data_dir)
         self.pending = list(jobs)
         self.train_subjects = train_subjects
         self.sized: dict[str, dict[str, float]] = {}
-        from mimicgait.engine.data import TrainingDataCache
-
-        self.data = TrainingDataCache(data_dir)  # opened once for all the jobs it times
 
     def __call__(self, job, config: dict[str, Any]) -> dict[str, Any]:
         from mimicgait.engine.config import merge
@@ -197,6 +200,7 @@ def run_demo(
     from mimicgait.data.sources import open_dataset
     from mimicgait.dirlock import directory_lock
     from mimicgait.engine.config import apply_overrides, load_config
+    from mimicgait.engine.data import TrainingDataCache
     from mimicgait.io import write_atomic
     from mimicgait.pipeline import check_pipeline_dir, plan, run_pipeline
 
@@ -215,14 +219,16 @@ def run_demo(
         cfg["seed"] = seed
         cfg["pipeline"]["eval"]["seed"] = seed
         resolved = apply_overrides(cfg, overrides)
-        source = open_dataset(data_dir, partition=resolved["data"]["partition"])
+        partition = resolved["data"]["partition"]
+        source = open_dataset(data_dir, partition=partition)
+        data = TrainingDataCache(data_dir, {partition: source})  # opened once: step timing, training
         train_subjects = len(source.partition["TRAIN_SET"]) if source.partition else None
         left = (1.0 - SAFETY_MARGIN) * minutes * 60.0 - (time.perf_counter() - started)
         deadline = time.perf_counter() + TRAIN_SHARE * max(0.0, left)
         sizer = BudgetSizer(data_dir, deadline, [(j.name, j.stage) for j in plan(resolved)], min_iterations,
-                            train_subjects)
+                            train_subjects, data)
         result = run_pipeline(cfg, data_dir, out, overrides, progress=progress, before_job=sizer,
-                              own_entries=own)
+                              own_entries=own, data=data)
         result["sizing"] = sizer.sized
         result["seconds"] = time.perf_counter() - started
         sizing = json.dumps({"minutes": minutes, "seconds": result["seconds"], "jobs": sizer.sized}, indent=1)

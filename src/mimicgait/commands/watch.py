@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     from mimicgait.commands._inputs import load_recognizer
     from mimicgait.deploy.gallery import Gallery
     from mimicgait.errors import UserError
-    from mimicgait.video.background import AUTO, load_background
+    from mimicgait.video.background import AUTO, load_background, median_frame
     from mimicgait.video.decode import FrameReader, require_cv2
     from mimicgait.video.live import Watcher
     from mimicgait.video.people import PeopleStream
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
             learn = [b for b in learn if b is not None]
             if not learn:
                 raise UserError(f"--camera {args.camera}: no frames to learn the background from")
-            background = np.median(np.concatenate(learn), axis=0).round().astype(np.uint8)
+            background = median_frame(np.concatenate(learn))  # [S, H, W, 3] -> [H, W, 3]
         else:
             background = load_background(args.background, _StillSize(height, width))
     stream = PeopleStream(height, width, background, None, size=size)

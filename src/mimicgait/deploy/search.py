@@ -76,10 +76,7 @@ class ExactIndex:
 
     def distances(self, probes: Tensor) -> Tensor:
         """Distances [q, n] of probes [q, C, P] to every gallery sequence."""
-        out = torch.empty(probes.shape[0], self.n)
-        for rows, block in self.gallery.iter_distances(probes):
-            out[rows] = block
-        return out
+        return self.gallery.all_distances(probes)
 
     def search(self, probes: Tensor, k: int = 5) -> Matches:
         """The k nearest identities of each probe [q, C, P], ranked block by block."""

@@ -7,7 +7,7 @@ part over channels) averaged over parts. Smaller is closer for both.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -47,7 +47,7 @@ def _block(pp: torch.Tensor, gp: torch.Tensor, g_sq: torch.Tensor | None, metric
 class PartGallery:
     """A gallery laid out once for part-wise distances, probes compared to it in bounded blocks.
 
-    The one distance computation of evaluation (`probe_stats`, verification) and of `identify`
+    The one distance computation of evaluation (ranking and verification, `eval.evaluator`) and of `identify`
     (`deploy.search.ExactIndex`): gallery [p, m, c] (per-part normalised for cos) and, for euc,
     its squared norms [p, 1, m]. Probes are laid out block by block, so no probe-sized copy is made.
     """
@@ -85,16 +85,29 @@ class PartGallery:
         """Probe rows per block, so that one block's [p, rows, m] products stay bounded."""
         return chunk_rows(n, self.size, per_row=self.parts)
 
+    def all_distances(self, probe: torch.Tensor) -> torch.Tensor:
+        """The full distance matrix [n, m] of probes [n, c, p] (filled block by block)."""
+        out = torch.empty(probe.shape[0], self.size)
+        for rows, block in self.iter_distances(probe):
+            out[rows] = block
+        return out
+
     def distances(self, probe: torch.Tensor) -> torch.Tensor:
         """Distances [b, m] of one probe block [b, c, p] (callers bound b with `rows_per_block`)."""
         return _block(_prepare(probe, self.metric), self.gallery, self.g_sq, self.metric)
 
-    def stats(self, probe: torch.Tensor, probe_labels: torch.Tensor,
-              gallery_labels: torch.Tensor) -> ProbeStats:
-        """Per-probe retrieval statistics of probes [n, c, p], each distance block ranked as it comes."""
+    def stats(self, probe: torch.Tensor, probe_labels: torch.Tensor, gallery_labels: torch.Tensor,
+              each_block: Callable[[slice, torch.Tensor], None] | None = None) -> ProbeStats:
+        """Per-probe retrieval statistics of probes [n, c, p], each distance block ranked as it comes;
+        `each_block(rows, distances [rows, m])` also sees every block (verification splits it into
+        pairs), so the distances are computed once for both."""
         probe_labels, gallery_labels = probe_labels.long(), gallery_labels.long()
-        return ProbeStats.concat(stats_from_distances(block, probe_labels[rows], gallery_labels)
-                                 for rows, block in self.iter_distances(probe))
+        parts = []
+        for rows, block in self.iter_distances(probe):
+            parts.append(stats_from_distances(block, probe_labels[rows], gallery_labels))
+            if each_block is not None:
+                each_block(rows, block)
+        return ProbeStats.concat(parts)
 
     def iter_distances(self, probe: torch.Tensor) -> Iterator[tuple[slice, torch.Tensor]]:
         """Yield (row slice, distances [rows, m]) over the probes [n, c, p] in bounded blocks."""
@@ -106,20 +119,10 @@ class PartGallery:
             yield rows, self.distances(probe[rows])
 
 
-def iter_distances(
-    probe: torch.Tensor, gallery: torch.Tensor, metric: str = "euc"
-) -> Iterator[tuple[slice, torch.Tensor]]:
-    """Yield (row slice, distances [rows, m]) over probe chunks sized to bound memory."""
-    _check(probe, gallery, metric)
-    yield from PartGallery.from_embeddings(gallery, metric).iter_distances(probe)
-
-
 def pairwise_distances(probe: torch.Tensor, gallery: torch.Tensor, metric: str = "euc") -> torch.Tensor:
     """The full distance matrix [n, m]; use `probe_stats` for large sets instead of holding it."""
-    out = torch.empty(probe.shape[0], gallery.shape[0])
-    for rows, block in iter_distances(probe, gallery, metric):
-        out[rows] = block
-    return out
+    _check(probe, gallery, metric)
+    return PartGallery.from_embeddings(gallery, metric).all_distances(probe)
 
 
 def probe_stats(

@@ -5,8 +5,10 @@ cross-view tables, per-kind Rank-1, CMC curves and verification rates are comput
 eval`, the pipeline and training validation all come here; `identify` ranks with the same
 `PartGallery` and turns first hits into Rank-k with the same `cmc`). Embeddings arrive in any number
 of batches, each tagged with its role ('gallery' or 'probe'), its sequence keys and what the
-occlusion did to it; they are copied into one float32 array per role, grown by doubling unless
-`reserve` sized it, so memory is the embeddings themselves plus one bounded distance block.
+occlusion did to it; each role's are kept in one float32 array (a first batch as it is given,
+later ones copied into an array grown by doubling unless `reserve` sized it), so memory is the
+embeddings themselves plus one bounded distance block. A batch given is not copied: the caller does
+not change it afterwards.
 
 Order matters as in any ranking: gallery items at equal distance rank in the order they were fed
 (`metrics`' tie rule), and probes are reported in the order fed. Cross-view protocols (CASIA-B,
@@ -25,10 +27,10 @@ import torch
 
 from mimicgait.errors import UserError
 from mimicgait.eval.cross_view import CMC_RANKS, cross_view_cmc, cross_view_tables
-from mimicgait.eval.distances import METRICS, PartGallery, probe_stats
+from mimicgait.eval.distances import METRICS, PartGallery
 from mimicgait.eval.metrics import ProbeStats, cmc, summarise
 from mimicgait.eval.protocols import Protocol
-from mimicgait.eval.verification import pair_distances, roc_curve, verification_metrics
+from mimicgait.eval.verification import join_pairs, roc_curve, split_block, verification_metrics
 
 Key = tuple[str, str, str]
 ROLES = ("gallery", "probe")
@@ -83,15 +85,22 @@ class _Rows:
         if self.feats is not None and feats.shape[1:] != self.feats.shape[1:]:
             raise ValueError(f"embeddings must all be [n, c, p] of one size: got {tuple(feats.shape)} after "
                              f"{tuple(self.feats.shape[1:])}")
-        if self.feats is None or len(self.feats) < self.n + len(feats):
-            self.reserve(max(self.n + len(feats), 2 * self.n), tuple(feats.shape[1:]))
-        assert self.feats is not None
-        self.feats[self.n : self.n + len(feats)] = feats
-        self.n += len(feats)
+        if self.feats is None:  # the first batch is kept as it is: one batch (a whole pass) is not copied
+            self.feats, self.n = feats, len(feats)
+        else:
+            self._store(feats)
         self.keys += [tuple(k) for k in keys]
         self.kinds += [str(k) for k in kinds]
         self.dropped += [int(d) for d in dropped]
         self.frames += [int(f) for f in frames]
+
+    def _store(self, feats: np.ndarray) -> None:
+        """Copy `feats` [b, c, p] after the rows held, growing the array when it is full."""
+        assert self.feats is not None
+        if len(self.feats) < self.n + len(feats):
+            self.reserve(max(self.n + len(feats), 2 * self.n))
+        self.feats[self.n : self.n + len(feats)] = feats
+        self.n += len(feats)
 
     def embeddings(self) -> torch.Tensor:
         """[n, c, p] float32, a view of the array (no copy)."""
@@ -168,12 +177,13 @@ class RetrievalEvaluator:
             if len(idx) == 0:
                 continue
             suffix = "" if single else f".{name}"
-            group = _Group(probe_feats[idx], probe_labels[idx], probe_kinds[idx], probe_views[idx], suffix)
+            feats = probe_feats if len(idx) == probes.n else probe_feats[idx]  # idx ascending: all, in order
+            group = _Group(feats, probe_labels[idx], probe_kinds[idx], probe_views[idx], suffix)
             if self.protocol.cross_view:
                 unmatched = self._cross_view(group, name, gallery_feats, gallery_labels, gallery_views, out)
             else:
                 laid_out = laid_out or PartGallery.from_embeddings(gallery_feats, self.metric)
-                unmatched = self._all_probes(group, name, laid_out, gallery_feats, gallery_labels, out)
+                unmatched = self._all_probes(group, name, laid_out, gallery_labels, out)
             counts["unmatched_probes"][name] = unmatched
             if unmatched:
                 rule = ("skipped" if self.protocol.skip_unmatched and not self.protocol.cross_view
@@ -195,15 +205,14 @@ class RetrievalEvaluator:
         views = sorted(set(group.views) | set(gallery_views))
         stats: dict[tuple[str, str], ProbeStats] = {}
         kind_of: dict[tuple[str, str], np.ndarray] = {}
+        # each gallery view laid out once; a view without gallery is an undefined cell (NaN), not a failure
+        laid_out = {gv: (PartGallery.from_embeddings(gallery[gm], self.metric), gallery_labels[gm])
+                    for gv in views if (gm := gallery_views == gv).any()}
         unmatched = 0
         for pv in views:
             pm = group.views == pv
-            for gv in views:
-                gm = gallery_views == gv
-                if not gm.any():
-                    continue  # no gallery at this view: the cell is undefined (NaN), not a failure
-                s = probe_stats(group.feats[pm], group.labels[pm], gallery[gm], gallery_labels[gm],
-                                self.metric)
+            for gv, (at_view, labels_at_view) in laid_out.items():
+                s = at_view.stats(group.feats[pm], group.labels[pm], labels_at_view)
                 stats[(pv, gv)], kind_of[(pv, gv)] = s, group.kinds[pm]
                 if pv != gv:
                     unmatched += int((~s.matched).sum())
@@ -218,11 +227,18 @@ class RetrievalEvaluator:
                 sub, views, (1,))["rank1_mean"]
         return unmatched
 
-    def _all_probes(self, group: _Group, name: str, laid_out: PartGallery, gallery: torch.Tensor,
-                    gallery_labels: torch.Tensor, out: dict[str, Any]) -> int:
-        """Rank-k, mAP, mINP (and verification) over the whole gallery; returns the unmatched count."""
+    def _all_probes(self, group: _Group, name: str, laid_out: PartGallery, gallery_labels: torch.Tensor,
+                    out: dict[str, Any]) -> int:
+        """Rank-k, mAP, mINP (and verification) over the whole gallery; returns the unmatched count.
+        Each distance block is ranked and, for verification, split into pairs as it comes."""
         skip = self.protocol.skip_unmatched
-        s = laid_out.stats(group.feats, group.labels, gallery_labels)
+        pairs: list[tuple[np.ndarray, np.ndarray]] = []  # (genuine, impostor) per distance block
+
+        def split(rows: slice, block: torch.Tensor) -> None:
+            pairs.append(split_block(block, group.labels[rows], gallery_labels))
+
+        s = laid_out.stats(group.feats, group.labels, gallery_labels,
+                           split if self.protocol.verification else None)
         for key, value in summarise(s, self.protocol.ranks, skip).items():
             out["metrics"][f"{key}{group.suffix}"] = value
         out["curves"]["cmc"][name] = cmc(s, CMC_RANKS, skip)
@@ -230,7 +246,7 @@ class RetrievalEvaluator:
             sub = summarise(s.subset(group.kinds == kind), (1,), skip)
             out["per_kind"].setdefault(kind, {})[f"rank1{group.suffix}"] = sub["rank1"]
         if self.protocol.verification:
-            gen, imp = pair_distances(group.feats, group.labels, gallery, gallery_labels, self.metric)
+            gen, imp = join_pairs(pairs)
             for key, value in verification_metrics(gen, imp, self.protocol.fars).items():
                 out["metrics"][f"{key}{group.suffix}"] = value
             out["curves"].setdefault("roc", {})[name] = roc_curve(gen, imp)

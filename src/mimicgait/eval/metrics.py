@@ -70,7 +70,8 @@ def _as_tensor(x, dtype=None) -> torch.Tensor:
 def stats_from_distances(
     distances: torch.Tensor, probe_labels: torch.Tensor, gallery_labels: torch.Tensor
 ) -> ProbeStats:
-    """Per-probe statistics of one block of distances [n, m] (no chunking; see `probe_stats_chunked`)."""
+    """Per-probe statistics of one block of distances [n, m] (no chunking;
+    `distances.PartGallery.stats` feeds it block by block)."""
     n, m = distances.shape
     if m == 0:
         return ProbeStats(np.full(n, -1, np.int64), np.full(n, np.nan), np.full(n, np.nan))

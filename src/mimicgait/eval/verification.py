@@ -14,23 +14,17 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from mimicgait.eval.distances import iter_distances
+
+def split_block(block: torch.Tensor, probe_labels: torch.Tensor,
+                gallery_labels: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """One distance block [b, m] of probes `probe_labels` [b] as (genuine, impostor) distances."""
+    same = probe_labels.long()[:, None] == gallery_labels.long()[None, :]  # [b, m]
+    return block[same].numpy(), block[~same].numpy()
 
 
-def pair_distances(
-    probe: torch.Tensor,
-    probe_labels: torch.Tensor,
-    gallery: torch.Tensor,
-    gallery_labels: torch.Tensor,
-    metric: str = "euc",
-) -> tuple[np.ndarray, np.ndarray]:
-    """Split all probe-gallery distances into (genuine, impostor) float32 arrays."""
-    genuine, impostor = [], []
-    for rows, block in iter_distances(probe, gallery, metric):
-        same = probe_labels[rows].long()[:, None] == gallery_labels.long()[None, :]  # [b, m]
-        genuine.append(block[same].numpy())
-        impostor.append(block[~same].numpy())
-    return _concat(genuine), _concat(impostor)
+def join_pairs(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The blocks' (genuine, impostor) pairs joined in order, as float32 arrays."""
+    return _concat([g for g, _ in parts]), _concat([i for _, i in parts])
 
 
 def _concat(parts: list[np.ndarray]) -> np.ndarray:

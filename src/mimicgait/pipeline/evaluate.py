@@ -227,13 +227,14 @@ def _evaluate_model(config: Mapping[str, Any], jobs: list[tuple[Evaluation, Path
     check_input_size(meta.get("input_size"), store.frame_size, str(checkpoint))
     passes = ModelPasses(autocast_embed(model.embed, settings["amp"], device), store,
                          int(ev["batch_size"]), settings["max_frames"], progress)
-    runs = [(n, seed) for n, (item, _, _, _) in enumerate(jobs) for seed in _seeds(config, item)]
+    runs = [(_draw(jobs[n][2], seed), n, seed) for n, (item, _, _, _) in enumerate(jobs)
+            for seed in _seeds(config, item)]
     order: dict[Any, int] = {None: -1}  # holistic passes first, then each draw in turn
-    for n, seed in runs:
-        order.setdefault(_draw(jobs[n][2], seed), len(order))
-    runs.sort(key=lambda run: order[_draw(jobs[run[0]][2], run[1])])
+    for draw, _, _ in runs:
+        order.setdefault(draw, len(order))
+    runs.sort(key=lambda run: order[run[0]])
     per_seed: dict[int, dict[int, dict[str, Any]]] = {n: {} for n in range(len(jobs))}
-    for n, seed in runs:
+    for _, n, seed in runs:
         item, _, settings, _ = jobs[n]
         if not per_seed[n]:
             log.info("evaluating %s (%s)", item.name, item.label)

@@ -6,14 +6,11 @@ import copy
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mimicgait.engine.data import TrainingDataCache
 from mimicgait.models.checkpoint import FINAL_NAME, LAST_NAME
 from mimicgait.pipeline.plan import Job, PipelinePlan
-
-if TYPE_CHECKING:
-    from mimicgait.data.sources import SequenceSource
 
 log = logging.getLogger(__name__)
 
@@ -26,18 +23,17 @@ def train_jobs(
     data_dir: str | Path,
     run_dir: Path,
     before_job: BeforeJob | None = None,
-    source: SequenceSource | None = None,
+    data: TrainingDataCache | None = None,
 ) -> dict[str, str]:
     """Train every job that has no model.pt yet; returns {job: 'trained' | 'resumed' | 'skipped'}.
 
     `before_job` may adjust a job's config at the last moment (the demo sizes each stage's
-    iterations from its measured step time). The jobs share one opened dataset and its stores
-    (`TrainingDataCache`): `source`, the dataset when the caller has opened it already (with the
-    pipeline's `data.partition`), or opened by the first job that trains."""
+    iterations from its measured step time). The jobs share one opened dataset and its stores:
+    `data`, the caller's (the pipeline's, which the demo also times its steps on), or one opened by
+    the first job that trains."""
     from mimicgait.engine.run import train
 
-    opened = {} if source is None else {planned.resolved["data"]["partition"]: source}
-    data = TrainingDataCache(data_dir, opened)
+    data = data if data is not None else TrainingDataCache(data_dir)
     jobs = planned.jobs
     status = {}
     for i, job in enumerate(jobs, 1):

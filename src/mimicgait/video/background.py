@@ -24,6 +24,11 @@ from mimicgait.video.decode import IMAGE_SUFFIXES, FrameReader, require_cv2
 AUTO = "auto"
 
 
+def median_frame(frames: np.ndarray) -> np.ndarray:
+    """Per-pixel temporal median of uint8 RGB frames `[S, H, W, 3]`, rounded: uint8 `[H, W, 3]`."""
+    return np.median(frames, axis=0).round().astype(np.uint8)
+
+
 def median_background(reader: FrameReader, max_samples: int = 32, batch: int = 64) -> np.ndarray:
     """Per-pixel temporal median of up to `max_samples` evenly spread frames: uint8 `[H, W, 3]`."""
     step = max(1, (reader.announced or 0) // max_samples)
@@ -40,8 +45,7 @@ def median_background(reader: FrameReader, max_samples: int = 32, batch: int = 6
         raise UserError(f"{reader.path}: no frames to estimate a background from")
     if len(samples) > max_samples:
         samples = [samples[i] for i in np.linspace(0, len(samples) - 1, max_samples).round().astype(int)]
-    stack = np.stack(samples)  # [S, H, W, 3]
-    return np.median(stack, axis=0).round().astype(np.uint8)  # [H, W, 3]
+    return median_frame(np.stack(samples))  # [S, H, W, 3] -> [H, W, 3]
 
 
 def load_background(

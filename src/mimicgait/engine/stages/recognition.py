@@ -61,7 +61,8 @@ class TeacherStage(Stage):
         }
 
     def _input(self, x: dict[str, Tensor]) -> Tensor:
-        return x["holistic"]
+        """The batch this stage learns from: occluded for a stage trained on occlusion, else holistic."""
+        return x["occluded" if self.occluded else "holistic"]
 
     def loss_inputs(
         self, out: dict[str, Tensor], x: dict[str, Tensor], labels: Tensor
@@ -124,9 +125,6 @@ class BaselineStage(FromTeacher):
     def load_teacher(self, state_dict: dict[str, Tensor], file: Path) -> None:
         load_weights(self.module, state_dict, file)
 
-    def _input(self, x: dict[str, Tensor]) -> Tensor:
-        return x["occluded"]
-
 
 @register_stage
 class OccAwareStage(FromTeacher):
@@ -165,9 +163,6 @@ class OccAwareStage(FromTeacher):
             "feature_dim": self.feature_dim,
             "preprocess": self.preprocess.spec(),
         }
-
-    def _input(self, x: dict[str, Tensor]) -> Tensor:
-        return x["occluded"]
 
     def loss_inputs(
         self, out: dict[str, Tensor], x: dict[str, Tensor], labels: Tensor
