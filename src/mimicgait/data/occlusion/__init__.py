@@ -54,11 +54,11 @@ take minima and write zeros, so the output keeps the input's dtype and value con
 
 Every kind is one registered object in a module of its own (`registry`; the built-in ones in
 `BUILT_IN` order, which is their class index): `none`, `top`, `bottom`, `middle`, `patch`, `pole`,
-`changing` (`planned`: kinds stated as row and mask plans) and `crowd`, `object_shapes`, `cut` (`wild`:
-search, drop, re-align; with `pool` (other walkers), `rects` (rectangle occluders), `sprite` and
-`realign`). The rest reads the registry: `rules` (parameters, ranges, pixel arithmetic, drawing),
-`sequence` (one sequence, NumPy), `batch` (a whole batch, torch), `policy` (training and evaluation
-draws).
+`changing` (`planned`: kinds stated as row and mask plans) and `crowd`, `object` (its module is
+`object_shapes`), `cut` (`wild`: search, drop, re-align; with `pool` (other walkers), `rects`
+(rectangle occluders), `sprite` and `realign`). The rest reads the registry: `rules` (parameters,
+ranges, pixel arithmetic, drawing), `sequence` (one sequence, NumPy), `batch` (a whole batch, torch),
+`policy` (training and evaluation draws).
 """
 
 from __future__ import annotations

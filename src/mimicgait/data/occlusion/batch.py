@@ -183,13 +183,13 @@ def occlude_batch_with(
     """Apply drawn batch occlusions to `[N, S, H, W]`; returns a new tensor of the same dtype/device.
 
     Frames a wild kind drops are filled by repeating the sequence's kept frames (`wild.refill`)."""
-    out, kept = occlude_batch_detected(sils, occ, lengths, pool)
-    if not any(kind_at(int(k)).wild for k in np.unique(occ.kind.numpy())):
+    groups, length = _checked(sils, occ, lengths)
+    out, kept = _occlude_detected(sils, occ, groups, length, pool)
+    if not any(spec.wild for spec, _ in groups):
         return out
     from mimicgait.data.occlusion.wild import refill
 
-    length = _lengths(lengths, sils.shape[0], sils.shape[1]).numpy()
-    return refill(out, kept, length)
+    return refill(out, kept, length.numpy())
 
 
 def _lengths(lengths: torch.Tensor | Sequence[int] | None, n: int, s: int) -> torch.Tensor:
@@ -201,20 +201,41 @@ def _lengths(lengths: torch.Tensor | Sequence[int] | None, n: int, s: int) -> to
     return length
 
 
+def _checked(
+    sils: torch.Tensor, occ: BatchOcclusion, lengths: torch.Tensor | Sequence[int] | None,
+) -> tuple[list[tuple[OcclusionKind, np.ndarray]], torch.Tensor]:
+    """Check a batch's shapes against its occlusions and lengths -> (its kind groups (`_groups`), lengths
+    long [N] on the CPU): computed once per call, as every step below reads them (the training hot path)."""
+    if sils.dim() != 4:
+        raise ValueError(f"expected silhouettes of shape (N, S, H, W), got shape {tuple(sils.shape)}")
+    n, s = sils.shape[:2]
+    if occ.kind.numel() != n:
+        raise ValueError(f"got {occ.kind.numel()} occlusions for a batch of {n} sequences")
+    length = _lengths(lengths, n, s)  # [N]
+    return _groups(occ.kind), length
+
+
 def occlude_batch_detected(
     sils: torch.Tensor, occ: BatchOcclusion, lengths: torch.Tensor | Sequence[int] | None = None,
     pool: OccluderPool | None = None,
 ) -> tuple[torch.Tensor, np.ndarray]:
     """Like `occlude_batch_with`, but a wild kind's kept frames come first and zeros after:
     -> (frames `[N, S, H, W]`, kept frames per sequence int64 [N]; the length for the other kinds)."""
-    groups = _groups(occ.kind)
+    groups, length = _checked(sils, occ, lengths)
+    return _occlude_detected(sils, occ, groups, length, pool)
+
+
+def _occlude_detected(
+    sils: torch.Tensor, occ: BatchOcclusion, groups: list[tuple[OcclusionKind, np.ndarray]],
+    lengths: torch.Tensor, pool: OccluderPool | None,
+) -> tuple[torch.Tensor, np.ndarray]:
+    """`occlude_batch_detected` on a checked batch, its kind groups and lengths (`_checked`)."""
     own = [(spec, idx) for spec, idx in groups if not isinstance(spec, PlannedKind)]
-    n = occ.kind.numel()
-    if sum(len(idx) for _, idx in own) == n and sils.dim() == 4 and n == sils.shape[0] and sils.numel():
+    if sum(len(idx) for _, idx in own) == sils.shape[0] and sils.numel():
         out = None  # no planned kind: nothing for the one pass to copy
     else:
-        out = occlude_planned(sils, occ, lengths, groups)
-    length = _lengths(lengths, sils.shape[0], sils.shape[1]).numpy()
+        out = _occlude_planned(sils, occ, lengths, groups)
+    length = lengths.numpy()
     if not own or sils.numel() == 0:
         return out, length
     if out is None and len(own) == 1:
@@ -230,20 +251,21 @@ def occlude_batch_detected(
 
 def occlude_planned(
     sils: torch.Tensor, occ: BatchOcclusion, lengths: torch.Tensor | Sequence[int] | None = None,
-    groups: list[tuple[OcclusionKind, np.ndarray]] | None = None,
 ) -> torch.Tensor:
-    """The planned kinds' sequences of a batch `[N, S, H, W]` in one pass; the others are copied unchanged.
+    """The planned kinds' sequences of a batch `[N, S, H, W]` in one pass; the others are copied unchanged."""
+    groups, length = _checked(sils, occ, lengths)
+    return _occlude_planned(sils, occ, length, groups)
 
-    `groups`: the batch's kinds and their sequences (`_groups`), when the caller has them already."""
-    if sils.dim() != 4:
-        raise ValueError(f"expected silhouettes of shape (N, S, H, W), got shape {tuple(sils.shape)}")
+
+def _occlude_planned(
+    sils: torch.Tensor, occ: BatchOcclusion, length: torch.Tensor,
+    groups: list[tuple[OcclusionKind, np.ndarray]],
+) -> torch.Tensor:
+    """`occlude_planned` on a checked batch, its lengths long [N] and kind groups (`_checked`)."""
     n, s, h, w = sils.shape
-    if occ.kind.numel() != n:
-        raise ValueError(f"got {occ.kind.numel()} occlusions for a batch of {n} sequences")
-    length = _lengths(lengths, n, s)  # [N]
     if sils.numel() == 0:
         return sils.clone()
-    plans = _Plans(occ, h, w, _groups(occ.kind) if groups is None else groups)
+    plans = _Plans(occ, h, w, groups)
     dev = sils.device
     crop, first_top, second_top, resizing, span, speed_q, rev = (
         torch.from_numpy(a).to(dev)

@@ -5,16 +5,13 @@ resize is in `rules`)."""
 
 from __future__ import annotations
 
-from mimicgait.data.occlusion.planned import Drawn, PlannedKind, RowPlan
+from mimicgait.data.occlusion.planned import CropKind
 from mimicgait.data.occlusion.registry import register_kind
-from mimicgait.data.occlusion.rules import crop_rows
 
 
 @register_kind
-class Bottom(PlannedKind):
+class Bottom(CropKind):
     """The bottom x of the frame is hidden: the top (1 - x) is kept and resized back to the frame."""
 
     name = "bottom"
-
-    def row_plan(self, occ: Drawn, height: int) -> RowPlan:
-        return RowPlan(crop_rows(occ.amount, height), False, False)
+    hides_top = False

@@ -12,41 +12,28 @@ from typing import Any
 import numpy as np
 import torch
 
-from mimicgait.data.occlusion.planned import (
-    Drawn,
-    MaskPlan,
-    PlannedKind,
-    batch_reverse,
-    batch_speed,
-    describe_motion,
-    draw_reverse,
-    draw_speed,
-)
+from mimicgait.data.occlusion.planned import Drawn, MaskPlan, MovingKind
 from mimicgait.data.occlusion.pool import OccluderPool
 from mimicgait.data.occlusion.registry import register_kind
-from mimicgait.data.occlusion.rules import Occlusion, Ranges, span, speed_q
+from mimicgait.data.occlusion.rules import Ranges, span, speed_q
 
 
 @register_kind
-class Patch(PlannedKind):
+class Patch(MovingKind):
     """A black patch (height x, width w, both from R) anchored at the bottom edge moves across the frame."""
 
     name = "patch"
 
-    def draw(self, rng: np.random.Generator, amount: float, ranges: Ranges, *, pool: OccluderPool | None,
-             subject: str | None) -> Occlusion:
-        width = float(rng.uniform(*ranges.amount))
-        speed = draw_speed(rng)
-        return Occlusion(self.name, amount, width, speed, draw_reverse(rng))
+    def draw_width(self, rng: np.random.Generator, ranges: Ranges) -> float:
+        """The patch's width fraction w, from R (drawn before the speed and direction)."""
+        return float(rng.uniform(*ranges.amount))
 
     def draw_batch(self, amount: torch.Tensor, u: torch.Tensor, extra: np.ndarray | None, ranges: Ranges, *,
                    pool: OccluderPool | None, subjects: Sequence[str] | None) -> dict[str, Any]:
         lo, hi = ranges.amount
-        return {"width": lo + (hi - lo) * u[:, 0], "speed": batch_speed(u), "reverse": batch_reverse(u)}
+        motion = super().draw_batch(amount, u, extra, ranges, pool=pool, subjects=subjects)
+        return {"width": lo + (hi - lo) * u[:, 0], **motion}
 
     def mask_plan(self, occ: Drawn, height: int, width: int) -> MaskPlan:
         return MaskPlan(height - span(occ.amount, height), height, span(occ.width, width), speed_q(occ.speed),
                         occ.reverse)
-
-    def describe(self, occ: Occlusion) -> str:
-        return describe_motion(occ)

@@ -5,7 +5,9 @@ frame height (`RowPlan`: top, bottom, changing), and which columns a band of row
 (`MaskPlan`: middle, patch, pole); a kind may state both (the rows first). Plans are NumPy arithmetic
 on one `Occlusion`'s scalar fields or on `Draws`' arrays [M], so one plan serves both forms: `occlude`
 here applies it to one sequence, and the batch occluder (`batch`) applies the plans of every planned
-kind of a batch in one vectorised pass (one row gather, one masked AND), pixel for pixel the same.
+kind of a batch in one vectorised pass (one row gather, one masked AND), pixel for pixel the same (so a
+planned kind has no `occlude_batch` of its own). Two bases share what near-identical kinds would copy:
+`MovingKind` (a moving occluder's draws: patch, pole) and `CropKind` (a kept, resized crop: top, bottom).
 """
 
 from __future__ import annotations
@@ -13,16 +15,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 
 from mimicgait.data.occlusion.registry import OcclusionKind
-from mimicgait.data.occlusion.rules import SPEED_RANGE, SPEED_SCALE, Occlusion, Ranges, resize_rows
+from mimicgait.data.occlusion.rules import SPEED_RANGE, SPEED_SCALE, Occlusion, Ranges, crop_rows, resize_rows
 
 if TYPE_CHECKING:
-    from mimicgait.data.occlusion.batch import BatchOcclusion
     from mimicgait.data.occlusion.pool import OccluderPool
 
 
@@ -90,20 +91,50 @@ class PlannedKind(OcclusionKind):
     def occlude(self, frames: np.ndarray, occ: Occlusion, pool: OccluderPool | None = None) -> np.ndarray:
         length, height, width = frames.shape
         rows, mask = self.row_plan(occ, height), self.mask_plan(occ, height, width)
-        if rows is not None:
+        if rows is not None:  # resized first; a mask then hides columns of the resized frames in place
             out = _resize_sequence(frames, int(rows.crop), bool(rows.first_top), bool(rows.second_top))
             source = out
+        elif mask is not None:
+            out, source = np.empty_like(frames, order="C"), frames
         else:
-            out, source = (np.empty_like(frames, order="C") if mask is not None else frames.copy()), frames
+            return frames.copy()
         if mask is not None:
             _mask_sequence(source, out, mask)
         return out
 
-    def occlude_batch(self, sils: torch.Tensor, occ: BatchOcclusion, lengths: np.ndarray,
-                      pool: OccluderPool | None) -> tuple[torch.Tensor, np.ndarray]:
-        from mimicgait.data.occlusion.batch import occlude_planned
 
-        return occlude_planned(sils, occ, lengths), np.asarray(lengths, np.int64)
+class MovingKind(PlannedKind):
+    """A kind whose occluder moves across the frame (`patch`, `pole`): after its amount it draws its
+    width (`draw_width`; nothing by default), then a speed, then a direction, in that order (the
+    evaluation draws and the fingerprints depend on it). Subclasses state the `mask_plan`."""
+
+    def draw_width(self, rng: np.random.Generator, ranges: Ranges) -> float:
+        """The occluder's width fraction, when the kind draws one besides its amount; 0.0 (no draw) here."""
+        return 0.0
+
+    def draw(self, rng: np.random.Generator, amount: float, ranges: Ranges, *, pool: OccluderPool | None,
+             subject: str | None) -> Occlusion:
+        width = self.draw_width(rng, ranges)
+        speed = draw_speed(rng)
+        return Occlusion(self.name, amount, width, speed, draw_reverse(rng))
+
+    def draw_batch(self, amount: torch.Tensor, u: torch.Tensor, extra: np.ndarray | None, ranges: Ranges, *,
+                   pool: OccluderPool | None, subjects: Sequence[str] | None) -> dict[str, Any]:
+        return {"speed": batch_speed(u), "reverse": batch_reverse(u)}
+
+    def describe(self, occ: Occlusion) -> str:
+        return describe_motion(occ)
+
+
+class CropKind(PlannedKind):
+    """A kind that hides the top or the bottom x of every frame (`top`, `bottom`): the rest is kept and
+    resized back to the frame height (`RowPlan`), as a detector boxing only the visible part gives it."""
+
+    #: The top of the frame is hidden (the bottom rows are kept), else the bottom.
+    hides_top: ClassVar[bool]
+
+    def row_plan(self, occ: Drawn, height: int) -> RowPlan:
+        return RowPlan(crop_rows(occ.amount, height), self.hides_top, self.hides_top)
 
 
 # -- drawing the motion of a moving kind and the order of a two-part one --------------------------

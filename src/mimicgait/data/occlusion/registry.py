@@ -130,12 +130,17 @@ def check_kind(kind: str) -> str:
 def kinds_need_pool(kinds: Iterable[str]) -> bool:
     """Whether one of `kinds` (names; unknown ones, left to `check_kind`, count as no) draws other
     walkers from an `OccluderPool`."""
-    return any(_BY_NAME[k].needs_pool for k in kinds if k in _BY_NAME)
+    return _any_flag(kinds, "needs_pool")
 
 
 def kinds_drop_frames(kinds: Iterable[str]) -> bool:
     """Whether one of `kinds` (names; unknown ones count as no) may drop frames (a wild kind)."""
-    return any(_BY_NAME[k].wild for k in kinds if k in _BY_NAME)
+    return _any_flag(kinds, "wild")
+
+
+def _any_flag(kinds: Iterable[str], flag: str) -> bool:
+    """Whether one of `kinds` (names; unknown ones count as no) has the class flag `flag` set."""
+    return any(getattr(_BY_NAME[k], flag) for k in kinds if k in _BY_NAME)
 
 
 class KindNames(Sequence[str]):
@@ -151,7 +156,7 @@ class KindNames(Sequence[str]):
         return self._names()[item]
 
     def __len__(self) -> int:
-        return sum(1 for k in _KINDS if self._keep(k))
+        return len(self._names())
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names())
@@ -163,12 +168,6 @@ class KindNames(Sequence[str]):
         return isinstance(other, (tuple, KindNames)) and self._names() == tuple(other)
 
     __hash__ = None  # type: ignore[assignment]  # it changes as kinds register
-
-    def __add__(self, other: Sequence[str]) -> tuple[str, ...]:
-        return self._names() + tuple(other)
-
-    def __radd__(self, other: Sequence[str]) -> tuple[str, ...]:
-        return tuple(other) + self._names()
 
     def __repr__(self) -> str:
         return repr(self._names())

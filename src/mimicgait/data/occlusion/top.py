@@ -5,16 +5,13 @@ that boxes only the visible part would give it (the exact integer resize is in `
 
 from __future__ import annotations
 
-from mimicgait.data.occlusion.planned import Drawn, PlannedKind, RowPlan
+from mimicgait.data.occlusion.planned import CropKind
 from mimicgait.data.occlusion.registry import register_kind
-from mimicgait.data.occlusion.rules import crop_rows
 
 
 @register_kind
-class Top(PlannedKind):
+class Top(CropKind):
     """The top x of the frame is hidden: the bottom (1 - x) is kept and resized back to the frame."""
 
     name = "top"
-
-    def row_plan(self, occ: Drawn, height: int) -> RowPlan:
-        return RowPlan(crop_rows(occ.amount, height), True, True)
+    hides_top = True

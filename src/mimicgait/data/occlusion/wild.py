@@ -369,26 +369,10 @@ def occlude_wild(frames: np.ndarray, occ: Occlusion, pool: OccluderPool | None =
 
 def occlude_wild_batch(sils: torch.Tensor, occs: list[Occlusion], lengths: np.ndarray,
                        pool: OccluderPool | None = None, drop_above: float = DROP_ABOVE) -> WildResult:
-    """torch: `occlude_wild_many` for a batch `[N, S, H, W]` on its device (any mix of wild kinds)."""
-    lengths = np.asarray(lengths, np.int64)
-    n = sils.shape[0]
-    if len({o.kind for o in occs}) == 1:
-        return _run(_TorchPixels(sils), lengths, get_kind(occs[0].kind), occs, pool, drop_above)
-    out = torch.zeros_like(sils)
-    cover = torch.zeros(sils.shape, dtype=torch.bool, device=sils.device)
-    kept = np.zeros(n, np.int64)
-    keep = np.zeros(sils.shape[:2], bool)
-    fraction = np.zeros(n)
-    variant = np.array([o.variant for o in occs], dtype=np.int64)
-    for kind in sorted({o.kind for o in occs}):
-        idx = np.array([i for i, o in enumerate(occs) if o.kind == kind], dtype=np.int64)
-        index = torch.from_numpy(idx).to(sils.device)
-        part = _run(_TorchPixels(sils.index_select(0, index)), lengths[idx], get_kind(kind),
-                    [occs[i] for i in idx], pool, drop_above)
-        out[index], cover[index] = part.frames, part.cover.bool()
-        kept[idx], keep[idx], fraction[idx] = part.kept, part.keep, part.hidden_fraction
-        variant[idx] = part.variant
-    return WildResult(out, kept, keep, cover, fraction, variant)
+    """torch: `occlude_wild_many` for a batch `[N, S, H, W]` on its device (`occs` all one kind, as
+    in `occlude_wild_many`)."""
+    return _run(_TorchPixels(sils), np.asarray(lengths, np.int64), get_kind(occs[0].kind), occs, pool,
+                drop_above)
 
 
 def refill(frames: torch.Tensor, kept: np.ndarray, lengths: np.ndarray) -> torch.Tensor:
